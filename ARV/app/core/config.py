@@ -1,0 +1,111 @@
+"""Application settings, read once from the environment and `.env`.
+
+Every setting is typed and documented in the README's configuration table. Defaults make
+`make run` work on a fresh machine (SQLite, local storage, a filesystem Celery broker);
+`ENV=production` refuses the defaults that would be unsafe there.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ARV_DIR = Path(__file__).resolve().parents[2]
+DEFAULT_VAR_DIR = ARV_DIR / "var"
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-in-production"  # noqa: S105
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    ENV: Literal["development", "test", "production"] = "development"
+    APP_NAME: str = "ARVlite"
+    SECRET_KEY: SecretStr = SecretStr(DEV_SECRET_KEY)
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    VAR_DIR: Path = DEFAULT_VAR_DIR
+    DATABASE_URL: str = ""
+    DATABASE_POOL_SIZE: int = Field(default=10, ge=1, le=200)
+    DATABASE_MAX_OVERFLOW: int = Field(default=20, ge=0, le=200)
+    REDIS_URL: str | None = None
+
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+    GZIP_MINIMUM_SIZE: int = Field(default=1024, ge=0)
+
+    STORAGE_PROVIDER: Literal["local", "s3"] = "local"
+    STORAGE_LOCAL_ROOT: Path | None = None
+    S3_ENDPOINT_URL: str | None = None
+    S3_REGION: str = "us-east-1"
+    S3_BUCKET: str | None = None
+    S3_ACCESS_KEY_ID: str | None = None
+    S3_SECRET_ACCESS_KEY: SecretStr | None = None
+
+    CELERY_TASK_SOFT_TIME_LIMIT: int = Field(default=3300, ge=1)
+    CELERY_TASK_TIME_LIMIT: int = Field(default=3600, ge=1)
+    CELERY_VISIBILITY_TIMEOUT: int = Field(default=7200, ge=1)
+
+    @field_validator("CORS_ORIGINS", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("REDIS_URL", "S3_ENDPOINT_URL", "S3_BUCKET", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _default_to_sqlite(self) -> Self:
+        if not self.DATABASE_URL:
+            self.DATABASE_URL = f"sqlite:///{self.VAR_DIR / 'arvlite.db'}"
+        return self
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Self:
+        if self.CELERY_TASK_SOFT_TIME_LIMIT >= self.CELERY_TASK_TIME_LIMIT:
+            raise ValueError("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT")
+        if self.CELERY_VISIBILITY_TIMEOUT <= self.CELERY_TASK_TIME_LIMIT:
+            raise ValueError(
+                "CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT, otherwise Redis "
+                "redelivers long tasks to a second worker while the first is still running"
+            )
+        if self.STORAGE_PROVIDER == "s3" and not self.S3_BUCKET:
+            raise ValueError("STORAGE_PROVIDER=s3 needs S3_BUCKET")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.ENV != "production":
+            return self
+        problems = []
+        secret = self.SECRET_KEY.get_secret_value()
+        if secret == DEV_SECRET_KEY or len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
+            problems.append(
+                f"SECRET_KEY must be set to a random value of at least "
+                f"{MIN_PRODUCTION_SECRET_LENGTH} characters"
+            )
+        if not self.DATABASE_URL.startswith("postgresql"):
+            problems.append("DATABASE_URL must point to PostgreSQL")
+        if "*" in self.CORS_ORIGINS:
+            problems.append("CORS_ORIGINS must list origins explicitly, not '*'")
+        if problems:
+            raise ValueError("unsafe production settings: " + "; ".join(problems))
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+    @property
+    def local_storage_root(self) -> Path:
+        return self.STORAGE_LOCAL_ROOT or self.VAR_DIR / "storage"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

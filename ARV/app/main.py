@@ -1,0 +1,80 @@
+"""ASGI entry point: `uvicorn app.main:app`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from prometheus_client import CollectorRegistry
+
+from app.api.errors import register_exception_handlers
+from app.api.router import api_router
+from app.api.routes import ops
+from app.core.config import Settings, get_settings
+from app.core.logging import configure_logging
+from app.middleware.metrics import MetricsMiddleware, RequestMetrics
+from app.middleware.request_context import RequestContextMiddleware
+from app.middleware.security_headers import SecurityHeadersMiddleware
+from app.schemas.common import ErrorResponse
+
+VERSION = "0.1.0"
+
+OPENAPI_TAGS = [
+    {"name": "operations", "description": "Liveness, readiness and metrics."},
+]
+
+DESCRIPTION = """
+ARVlite serves AR content: printed markers that play a video when an AR viewer looks at them.
+
+Every error answers with the same envelope:
+`{"error": {"code": "...", "message": "...", "details": ...}, "request_id": "..."}`.
+Lists answer `{"items": [...], "total": n, "limit": l, "offset": o}`.
+Send `X-Request-ID` to correlate a call with the server's logs; it is echoed back.
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    if settings.STORAGE_PROVIDER == "local":
+        settings.local_storage_root.mkdir(parents=True, exist_ok=True)
+    yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.LOG_LEVEL)
+    app = FastAPI(
+        lifespan=lifespan,
+        title=settings.APP_NAME,
+        version=VERSION,
+        description=DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
+        responses={422: {"model": ErrorResponse, "description": "Invalid request."}},
+    )
+    app.state.settings = settings
+    app.state.metrics = RequestMetrics(CollectorRegistry())
+
+    register_exception_handlers(app)
+    app.include_router(ops.router)
+    app.include_router(api_router)
+
+    # Added innermost first: a request passes security headers, CORS, request context,
+    # metrics, then gzip, then the router.
+    app.add_middleware(GZipMiddleware, minimum_size=settings.GZIP_MINIMUM_SIZE)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.CORS_ORIGINS,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.ENV == "production")
+    return app
+
+
+app = create_app()

@@ -1,0 +1,37 @@
+"""Schemas every domain shares: the error envelope, list pages, base request/response."""
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RequestSchema(BaseModel):
+    """Base for request bodies: unknown fields are refused, so a client cannot set
+    `company_id`, a role or a status by adding a field."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ResponseSchema(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable error code, e.g. `not_found`.")
+    message: str = Field(description="Human-readable explanation.")
+    details: Any = Field(default=None, description="Structured context, e.g. invalid fields.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+    request_id: str | None = Field(description="Echo of the X-Request-ID header.")
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="Number of items matching the filters, across all pages.")
+    limit: int
+    offset: int

@@ -1,0 +1,43 @@
+"""Users that exist outside any company: lookup and creation by email."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.exceptions import ConflictError
+from app.core.security import hash_password
+from app.models.base import utcnow
+from app.models.user import User
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class UserService:
+    def __init__(self, db: Session) -> None:
+        self.db = db
+
+    def get_by_email(self, email: str) -> User | None:
+        return self.db.scalar(select(User).where(User.email == normalize_email(email)))
+
+    def create(
+        self,
+        email: str,
+        password: str | None,
+        *,
+        full_name: str = "",
+        is_superuser: bool = False,
+        verified: bool = False,
+    ) -> User:
+        if self.get_by_email(email) is not None:
+            raise ConflictError("A user with this email already exists.")
+        user = User(
+            email=normalize_email(email),
+            hashed_password=hash_password(password) if password else None,
+            full_name=full_name,
+            is_superuser=is_superuser,
+            email_verified_at=utcnow() if verified else None,
+        )
+        self.db.add(user)
+        self.db.flush()
+        return user

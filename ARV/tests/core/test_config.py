@@ -1,0 +1,97 @@
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from app.core.config import DEV_SECRET_KEY, Settings
+
+STRONG_SECRET = "x" * 48
+POSTGRES_URL = "postgresql+psycopg2://arv:arv@db:5432/arv"
+
+
+def make(**overrides: Any) -> Settings:
+    return Settings(_env_file=None, **overrides)
+
+
+def production(**overrides: Any) -> Settings:
+    values = {
+        "ENV": "production",
+        "SECRET_KEY": STRONG_SECRET,
+        "DATABASE_URL": POSTGRES_URL,
+        "CORS_ORIGINS": "https://app.example.com",
+    }
+    return make(**(values | overrides))
+
+
+def test_safe_production_settings_are_accepted() -> None:
+    settings = production()
+    assert settings.ENV == "production"
+    assert settings.CORS_ORIGINS == ["https://app.example.com"]
+
+
+@pytest.mark.parametrize(
+    ("override", "complaint"),
+    [
+        ({"SECRET_KEY": DEV_SECRET_KEY}, "SECRET_KEY"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"DATABASE_URL": "sqlite:///prod.db"}, "DATABASE_URL must point to PostgreSQL"),
+        ({"CORS_ORIGINS": "*"}, "CORS_ORIGINS"),
+        ({"CORS_ORIGINS": "https://a.example.com,*"}, "CORS_ORIGINS"),
+    ],
+)
+def test_production_refuses_unsafe_values(override: dict[str, str], complaint: str) -> None:
+    with pytest.raises(ValidationError, match=complaint):
+        production(**override)
+
+
+def test_production_names_every_problem_at_once() -> None:
+    with pytest.raises(ValidationError) as caught:
+        production(SECRET_KEY=DEV_SECRET_KEY, DATABASE_URL="sqlite://", CORS_ORIGINS="*")
+    message = str(caught.value)
+    assert "SECRET_KEY" in message
+    assert "DATABASE_URL" in message
+    assert "CORS_ORIGINS" in message
+
+
+def test_development_defaults_need_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "REDIS_URL", "VAR_DIR", "ENV", "STORAGE_PROVIDER"):
+        monkeypatch.delenv(name, raising=False)
+    settings = make()
+    assert settings.ENV == "development"
+    assert settings.DATABASE_URL.startswith("sqlite:///")
+    assert settings.DATABASE_URL.endswith("/ARV/var/arvlite.db")
+    assert settings.REDIS_URL is None
+    assert settings.local_storage_root == settings.VAR_DIR / "storage"
+
+
+def test_cors_origins_accept_a_comma_separated_list() -> None:
+    settings = make(CORS_ORIGINS=" https://a.example.com , https://b.example.com ,")
+    assert settings.CORS_ORIGINS == ["https://a.example.com", "https://b.example.com"]
+
+
+def test_blank_redis_url_means_not_configured() -> None:
+    assert make(REDIS_URL="").REDIS_URL is None
+
+
+def test_visibility_timeout_must_outlast_the_hard_time_limit() -> None:
+    with pytest.raises(ValidationError, match="CELERY_VISIBILITY_TIMEOUT"):
+        make(CELERY_TASK_TIME_LIMIT=3600, CELERY_VISIBILITY_TIMEOUT=3600)
+
+
+def test_soft_time_limit_must_come_before_the_hard_one() -> None:
+    with pytest.raises(ValidationError, match="CELERY_TASK_SOFT_TIME_LIMIT"):
+        make(CELERY_TASK_SOFT_TIME_LIMIT=600, CELERY_TASK_TIME_LIMIT=600)
+
+
+def test_s3_storage_needs_a_bucket() -> None:
+    with pytest.raises(ValidationError, match="S3_BUCKET"):
+        make(STORAGE_PROVIDER="s3")
+
+
+def test_wrong_types_are_refused_with_the_setting_named() -> None:
+    with pytest.raises(ValidationError, match="DATABASE_POOL_SIZE"):
+        make(DATABASE_POOL_SIZE="many")
+
+
+def test_secret_key_is_not_shown_in_repr() -> None:
+    assert STRONG_SECRET not in repr(production())

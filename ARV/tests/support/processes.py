@@ -1,0 +1,74 @@
+"""Start project processes (Celery workers, the API) as real subprocesses for tests."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+VENV_BIN = Path(sys.executable).parent
+
+
+def project_env(**overrides: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "ARV"), **overrides}
+    return {name: value for name, value in env.items() if value is not None}
+
+
+@contextmanager
+def running(
+    command: list[str], env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `command` in its own process group; on exit, SIGTERM the group and wait."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield process
+        finally:
+            stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def celery_worker_command(*queues: str, concurrency: int = 1) -> list[str]:
+    return [
+        str(VENV_BIN / "celery"),
+        "-A",
+        "app.background_tasks.celery_app:celery_app",
+        "worker",
+        "-Q",
+        ",".join(queues),
+        f"--concurrency={concurrency}",
+        "-l",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Install what ARVlite needs on a Debian machine, skipping whatever is already there.
+#   scripts/bootstrap.sh run    runtime: Python virtualenv with requirements.txt
+#   scripts/bootstrap.sh test   also PostgreSQL, Redis, ffmpeg and requirements-dev.txt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-run}
+venv=.venv
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then
+    echo "==> apt-get update"
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  echo "==> apt-get install $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+have_postgres_server() {
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+
+install_system_packages() {
+  local missing=()
+  have_postgres_server || missing+=(postgresql)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+  if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
+install_python_packages() {
+  local requirements=requirements.txt
+  [ "$mode" = test ] && requirements=requirements-dev.txt
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "==> creating virtualenv $venv"
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$venv"; }
+  fi
+  # Reinstall only when a requirements file changed since the last install.
+  local stamp
+  stamp="$venv/.installed-$mode-$(cat requirements*.txt | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "==> pip install -r $requirements"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    rm -f "$venv"/.installed-"$mode"-*
+    touch "$stamp"
+  fi
+}
+
+case "$mode" in
+  run) install_python_packages ;;
+  test) install_system_packages; install_python_packages ;;
+  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+esac
