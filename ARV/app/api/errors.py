@@ -69,9 +69,8 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
 
 
 async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    code = _HTTP_STATUS_CODES.get(exc.status_code, ErrorCode.BAD_REQUEST)
-    if exc.status_code >= 500:
-        code = ErrorCode.INTERNAL_ERROR
+    fallback = ErrorCode.INTERNAL_ERROR if exc.status_code >= 500 else ErrorCode.BAD_REQUEST
+    code = _HTTP_STATUS_CODES.get(exc.status_code, fallback)
     message = exc.detail if isinstance(exc.detail, str) else code.status.phrase
     return error_response(code, message, headers=dict(exc.headers or {}))
 

@@ -43,6 +43,39 @@ class Settings(BaseSettings):
     S3_ACCESS_KEY_ID: str | None = None
     S3_SECRET_ACCESS_KEY: SecretStr | None = None
 
+    PUBLIC_BASE_URL: str = "http://localhost:8000"
+
+    JWT_ISSUER: str = "arvlite"
+    JWT_AUDIENCE: str = "arvlite-api"
+    # Signing keys by key id, as JSON ({"2026-11": "..."}); empty means one key derived from
+    # SECRET_KEY. New tokens use JWT_ACTIVE_KEY_ID; every listed key still verifies, so a
+    # key can rotate without logging anyone out.
+    JWT_SIGNING_KEYS: dict[str, SecretStr] = {}
+    JWT_ACTIVE_KEY_ID: str | None = None
+    ACCESS_TOKEN_TTL_SECONDS: int = Field(default=900, ge=60, le=86400)
+    REFRESH_TOKEN_TTL_DAYS: int = Field(default=30, ge=1, le=365)
+    REFRESH_REUSE_GRACE_SECONDS: int = Field(default=10, ge=0, le=120)
+    REFRESH_COOKIE_ENABLED: bool = False
+    REFRESH_COOKIE_SECURE: bool = True
+    EMAIL_VERIFICATION_TTL_HOURS: int = Field(default=48, ge=1)
+    PASSWORD_RESET_TTL_MINUTES: int = Field(default=60, ge=5)
+    INVITATION_TTL_DAYS: int = Field(default=7, ge=1, le=90)
+
+    YANDEX_CLIENT_ID: str | None = None
+    YANDEX_CLIENT_SECRET: SecretStr | None = None
+    YANDEX_REDIRECT_URI: str | None = None
+    YANDEX_AUTHORIZE_URL: str = "https://oauth.yandex.ru/authorize"
+    YANDEX_TOKEN_URL: str = "https://oauth.yandex.ru/token"  # noqa: S105 - a URL
+    YANDEX_USERINFO_URL: str = "https://login.yandex.ru/info"
+    OAUTH_FRONTEND_REDIRECT_URL: str | None = None
+    OAUTH_STATE_TTL_SECONDS: int = Field(default=600, ge=60, le=3600)
+
+    AUTH_RATE_LIMIT_PER_IP: int = Field(default=20, ge=1)
+    AUTH_RATE_LIMIT_WINDOW_SECONDS: int = Field(default=60, ge=1)
+    LOGIN_MAX_FAILURES: int = Field(default=5, ge=1)
+    LOGIN_FAILURE_WINDOW_SECONDS: int = Field(default=900, ge=1)
+    LOGIN_LOCKOUT_SECONDS: int = Field(default=900, ge=1)
+
     CELERY_TASK_SOFT_TIME_LIMIT: int = Field(default=3300, ge=1)
     CELERY_TASK_TIME_LIMIT: int = Field(default=3600, ge=1)
     CELERY_VISIBILITY_TIMEOUT: int = Field(default=7200, ge=1)
@@ -74,6 +107,8 @@ class Settings(BaseSettings):
                 "CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT, otherwise Redis "
                 "redelivers long tasks to a second worker while the first is still running"
             )
+        if self.JWT_SIGNING_KEYS and self.JWT_ACTIVE_KEY_ID not in self.JWT_SIGNING_KEYS:
+            raise ValueError("JWT_ACTIVE_KEY_ID must name one of JWT_SIGNING_KEYS")
         if self.STORAGE_PROVIDER == "s3" and not self.S3_BUCKET:
             raise ValueError("STORAGE_PROVIDER=s3 needs S3_BUCKET")
         return self
@@ -96,6 +131,24 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
+
+    @property
+    def jwt_keys(self) -> dict[str, str]:
+        if not self.JWT_SIGNING_KEYS:
+            return {"default": self.SECRET_KEY.get_secret_value()}
+        return {kid: key.get_secret_value() for kid, key in self.JWT_SIGNING_KEYS.items()}
+
+    @property
+    def jwt_active_key_id(self) -> str:
+        return self.JWT_ACTIVE_KEY_ID or next(iter(self.jwt_keys))
+
+    @property
+    def yandex_enabled(self) -> bool:
+        return bool(self.YANDEX_CLIENT_ID and self.YANDEX_CLIENT_SECRET and self.YANDEX_REDIRECT_URI)
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.VAR_DIR / "mail"
 
     @property
     def is_sqlite(self) -> bool:

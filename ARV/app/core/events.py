@@ -18,12 +18,15 @@ Callback = Callable[[], object]
 
 
 def on_commit(session: Session, callback: Callback) -> None:
-    session.info.setdefault(_PENDING_KEY, []).append(callback)
+    registered_in = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING_KEY, []).append((registered_in, callback))
 
 
 @event.listens_for(Session, "after_commit")
 def _run_pending(session: Session) -> None:
-    for callback in session.info.pop(_PENDING_KEY, []):
+    if session.in_nested_transaction():
+        return  # a savepoint was released; the real commit is still to come
+    for _, callback in session.info.pop(_PENDING_KEY, []):
         try:
             callback()
         except Exception:
@@ -32,6 +35,19 @@ def _run_pending(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _drop_pending(session: Session, previous_transaction: SessionTransaction) -> None:
-    if previous_transaction.parent is None:
-        session.info.pop(_PENDING_KEY, None)
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending = session.info.get(_PENDING_KEY)
+    if pending:
+        session.info[_PENDING_KEY] = [
+            (registered_in, callback)
+            for registered_in, callback in pending
+            if not _is_within(registered_in, previous_transaction)
+        ]
+
+
+def _is_within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from pydantic import Field
 
@@ -39,6 +39,11 @@ def limited() -> None:
 @router.get("/boom")
 def boom() -> None:
     raise RuntimeError("secret internal detail /etc/passwd")
+
+
+@router.get("/http-503")
+def http_503() -> None:
+    raise HTTPException(status_code=503, detail="Maintenance.")
 
 
 @router.post("/widgets")
@@ -84,6 +89,11 @@ def test_rate_limited_carries_retry_after(client: TestClient) -> None:
     body = assert_envelope(response, 429, "rate_limited")
     assert response.headers["retry-after"] == "42"
     assert body["error"]["details"] == {"retry_after_seconds": 42}
+
+
+def test_framework_http_errors_keep_their_status(client: TestClient) -> None:
+    body = assert_envelope(client.get("/api/v1/_test/http-503"), 503, "service_unavailable")
+    assert body["error"]["message"] == "Maintenance."
 
 
 def test_wrong_types_list_each_invalid_field(client: TestClient) -> None:

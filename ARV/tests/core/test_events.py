@@ -40,3 +40,24 @@ def test_a_failing_callback_does_not_stop_the_others(
         on_commit(session, broken)
         on_commit(session, lambda: fired.append("second"))
     assert fired == ["second"]
+
+
+def test_releasing_a_savepoint_is_not_the_commit(session_factory: sessionmaker[Session]) -> None:
+    fired: list[str] = []
+    with session_scope(session_factory) as session:
+        with session.begin_nested():
+            on_commit(session, lambda: fired.append("sent"))
+        assert fired == []
+    assert fired == ["sent"]
+
+
+def test_callbacks_of_a_rolled_back_savepoint_are_dropped(
+    session_factory: sessionmaker[Session],
+) -> None:
+    fired: list[str] = []
+    with session_scope(session_factory) as session:
+        on_commit(session, lambda: fired.append("outer"))
+        savepoint = session.begin_nested()
+        on_commit(session, lambda: fired.append("inner"))
+        savepoint.rollback()
+    assert fired == ["outer"]
