@@ -144,7 +144,9 @@ class Settings(BaseSettings):
 
     @property
     def yandex_enabled(self) -> bool:
-        return bool(self.YANDEX_CLIENT_ID and self.YANDEX_CLIENT_SECRET and self.YANDEX_REDIRECT_URI)
+        return bool(
+            self.YANDEX_CLIENT_ID and self.YANDEX_CLIENT_SECRET and self.YANDEX_REDIRECT_URI
+        )
 
     @property
     def mail_dir(self) -> Path:
