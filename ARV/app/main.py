@@ -21,6 +21,9 @@ from app.schemas.common import ErrorResponse
 VERSION = "0.1.0"
 
 OPENAPI_TAGS = [
+    {"name": "auth", "description": "Sign-up, sign-in, sessions, verification, password reset."},
+    {"name": "users", "description": "Your own account."},
+    {"name": "companies", "description": "Companies, members, invitations and audit log."},
     {"name": "operations", "description": "Liveness, readiness and metrics."},
 ]
 

@@ -1,14 +1,32 @@
-"""Dependency aliases shared by every router."""
+"""Dependency aliases shared by every router: settings, the session, pagination, the
+signed-in user and the company context a tenant route acts in."""
 
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.database import session_scope
+from app.core.exceptions import AuthenticationError, PermissionDeniedError
+from app.core.logging import request_id_var
+from app.core.permissions import Action
+from app.core.rate_limit import get_rate_limiter
+from app.core.security import InvalidTokenError, decode_access_token
+from app.models.auth import AuthSession
+from app.models.user import User
+from app.services.auth_service import AuthService
+from app.services.company_service import resolve_company_context
+from app.services.context import CompanyContext, RequestMeta
+from app.services.login_throttle import LoginThrottle
 from app.services.pagination import PageParams
+from app.utils.clock import utcnow
+
+UNKNOWN_CLIENT_IP = "unknown"
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -41,3 +59,108 @@ def get_page_params(
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 PageParamsDep = Annotated[PageParams, Depends(get_page_params)]
+
+
+def get_client_ip(request: Request) -> str:
+    # uvicorn --proxy-headers has already put a trusted proxy's X-Forwarded-For here.
+    return request.client.host if request.client else UNKNOWN_CLIENT_IP
+
+
+ClientIp = Annotated[str, Depends(get_client_ip)]
+
+
+def get_request_meta(request: Request, client_ip: ClientIp) -> RequestMeta:
+    return RequestMeta(
+        ip_address=client_ip,
+        user_agent=request.headers.get("user-agent", "")[:300],
+        request_id=request_id_var.get(),
+    )
+
+
+RequestMetaDep = Annotated[RequestMeta, Depends(get_request_meta)]
+
+
+def get_auth_service(db: DbSession, settings: SettingsDep, meta: RequestMetaDep) -> AuthService:
+    throttle = LoginThrottle(get_rate_limiter(settings), settings)
+    return AuthService(db, settings, meta, throttle)
+
+
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+
+bearer_token = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/login/form",
+    auto_error=False,
+    description="Access token from /auth/login (or the Authorize button's password form).",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user: User
+    session_id: uuid.UUID
+
+
+def get_principal(
+    db: DbSession, settings: SettingsDep, token: Annotated[str | None, Depends(bearer_token)]
+) -> Principal:
+    if not token:
+        raise AuthenticationError("Sign in first: send `Authorization: Bearer <access token>`.")
+    try:
+        claims = decode_access_token(settings, token)
+    except InvalidTokenError as error:
+        raise AuthenticationError("The access token is invalid or expired.") from error
+    # Checked on every request, so signing out or revoking a session takes effect at once
+    # rather than when the access token expires.
+    session = db.get(AuthSession, claims.session_id)
+    user = db.get(User, claims.user_id)
+    if (
+        session is None
+        or user is None
+        or session.user_id != user.id
+        or not session.is_live(utcnow())
+        or not user.is_active
+    ):
+        raise AuthenticationError("This session has ended; sign in again.")
+    return Principal(user=user, session_id=session.id)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_current_user(principal: CurrentPrincipal) -> User:
+    return principal.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_company_context(
+    company_id: Annotated[uuid.UUID, Path(description="The company acted in.")],
+    db: DbSession,
+    user: CurrentUser,
+    meta: RequestMetaDep,
+) -> CompanyContext:
+    return resolve_company_context(db, user, company_id, meta)
+
+
+class RequirePermission:
+    """Dependency: the company context, provided the caller's role allows `action`.
+    Checked before any resource is loaded, so a refused caller learns nothing about ids."""
+
+    def __init__(self, action: Action) -> None:
+        self.action = action
+
+    def __call__(
+        self, ctx: Annotated[CompanyContext, Depends(get_company_context)]
+    ) -> CompanyContext:
+        if not ctx.can(self.action):
+            raise PermissionDeniedError(
+                f"Your role ({ctx.role.value}) does not allow {self.action.value}.",
+                details={"required": self.action.value, "role": ctx.role.value},
+            )
+        return ctx
+
+
+def company_context(action: Action) -> object:
+    """`ctx: Annotated[CompanyContext, company_context(Action.X)]` in a tenant route."""
+    return Depends(RequirePermission(action))

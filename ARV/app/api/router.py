@@ -2,6 +2,11 @@
 
 from fastapi import APIRouter
 
+from app.api.routes import auth, companies, users
+
 API_V1_PREFIX = "/api/v1"
 
 api_router = APIRouter(prefix=API_V1_PREFIX)
+api_router.include_router(auth.router)
+api_router.include_router(users.router)
+api_router.include_router(companies.router)

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import get_settings
+from app.core.exceptions import AppError
 
 
 def build_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
@@ -50,11 +51,15 @@ def get_session_factory() -> sessionmaker[Session]:
 
 @contextmanager
 def session_scope(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error, always close."""
+    """One unit of work: commit on success, roll back on any error (except a domain error
+    that asks to keep its changes), always close."""
     session = (factory or get_session_factory())()
     try:
         yield session
         session.commit()
+    except AppError as error:
+        session.commit() if error.keep_changes else session.rollback()
+        raise
     except BaseException:
         session.rollback()
         raise

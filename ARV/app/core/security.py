@@ -1,9 +1,36 @@
-"""Password hashing. All credential code lives here so the libraries behind it can be
-swapped in one place."""
+"""Password hashing, access JWTs and opaque tokens. All credential code lives here so the
+libraries behind it (passlib, python-jose) can be swapped in one place."""
 
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from jose import JWTError, jwt
 from passlib.context import CryptContext
 
+from app.core.config import Settings
+
+JWT_ALGORITHM = "HS256"
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
+CLOCK_LEEWAY_SECONDS = 30
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_BYTES = 72  # bcrypt ignores everything past 72 bytes
+
 _passwords = CryptContext(schemes=["bcrypt"], deprecated="auto", bcrypt__rounds=12)
+
+
+class InvalidTokenError(Exception):
+    """The token is malformed, forged, expired or of the wrong kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    token_id: str
+    expires_at: datetime
 
 
 def hash_password(password: str) -> str:
@@ -16,3 +43,65 @@ def verify_password(password: str, hashed: str | None) -> bool:
         _passwords.dummy_verify()
         return False
     return _passwords.verify(password, hashed)
+
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    # Opaque tokens carry 256 random bits, so a fast hash is enough to make a stolen
+    # database useless for signing in; a slow password hash would add nothing.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_access_token(
+    settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
+) -> tuple[str, datetime]:
+    expires_at = now + timedelta(seconds=settings.ACCESS_TOKEN_TTL_SECONDS)
+    claims = {
+        "sub": str(user_id),
+        "sid": str(session_id),
+        "jti": uuid.uuid4().hex,
+        "iat": int(now.timestamp()),
+        "exp": int(expires_at.timestamp()),
+        "iss": settings.JWT_ISSUER,
+        "aud": settings.JWT_AUDIENCE,
+        "type": ACCESS_TOKEN_TYPE,
+    }
+    kid = settings.jwt_active_key_id
+    token = jwt.encode(
+        claims, settings.jwt_keys[kid], algorithm=JWT_ALGORITHM, headers={"kid": kid}
+    )
+    return token, expires_at
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    try:
+        key = settings.jwt_keys[jwt.get_unverified_header(token)["kid"]]
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[JWT_ALGORITHM],
+            audience=settings.JWT_AUDIENCE,
+            issuer=settings.JWT_ISSUER,
+            options={
+                "require_sub": True,
+                "require_exp": True,
+                "require_iat": True,
+                "require_jti": True,
+                "require_iss": True,
+                "require_aud": True,
+                "leeway": CLOCK_LEEWAY_SECONDS,
+            },
+        )
+        if claims.get("type") != ACCESS_TOKEN_TYPE:
+            raise InvalidTokenError("not an access token")
+        return AccessClaims(
+            user_id=uuid.UUID(claims["sub"]),
+            session_id=uuid.UUID(claims["sid"]),
+            token_id=claims["jti"],
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
+    except (JWTError, KeyError, ValueError, TypeError) as error:
+        raise InvalidTokenError(str(error)) from error

@@ -4,10 +4,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Uuid
+from sqlalchemy import DateTime, ForeignKey, MetaData, Uuid
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from app.utils.clock import utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -16,10 +18,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -71,3 +69,13 @@ class SoftDeletable:
 
     def restore(self) -> None:
         self.deleted_at = None
+
+
+class TenantOwned:
+    """Rows that belong to one company; services filter every query by `company_id`."""
+
+    @declared_attr
+    def company_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805 - declared_attr receives the class
+        return mapped_column(
+            ForeignKey("companies.id", ondelete="CASCADE"), index=True, sort_order=-90
+        )

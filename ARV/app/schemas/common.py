@@ -35,3 +35,14 @@ class Page(BaseModel, Generic[T]):
     total: int = Field(description="Number of items matching the filters, across all pages.")
     limit: int
     offset: int
+
+
+OpenApiResponses = dict[int | str, dict[str, Any]]
+
+
+def error_responses(descriptions: dict[int, str]) -> OpenApiResponses:
+    """OpenAPI entries documenting that these statuses answer with the error envelope."""
+    return {
+        status: {"model": ErrorResponse, "description": description}
+        for status, description in descriptions.items()
+    }

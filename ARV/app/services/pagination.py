@@ -1,12 +1,10 @@
 """Pagination: one parameter object and one query helper every list route reuses."""
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
-
-from app.schemas.common import Page
 
 T = TypeVar("T")
 
@@ -17,7 +15,17 @@ class PageParams:
     offset: int
 
 
-def paginate(db: Session, statement: Select[tuple[T]], params: PageParams) -> Page[T]:
+@dataclass(frozen=True, slots=True)
+class ResultPage(Generic[T]):
+    """One page of rows; routes turn it into the `Page[Schema]` response envelope."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+def paginate(db: Session, statement: Select[T], params: PageParams) -> ResultPage[T]:
     """Run `statement` for one page and count all matching rows.
 
     The statement must carry a deterministic `order_by` (ending in a unique column) or
@@ -25,4 +33,4 @@ def paginate(db: Session, statement: Select[tuple[T]], params: PageParams) -> Pa
     """
     total = db.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
     items = list(db.scalars(statement.limit(params.limit).offset(params.offset)))
-    return Page[T](items=items, total=total, limit=params.limit, offset=params.offset)
+    return ResultPage(items=items, total=total, limit=params.limit, offset=params.offset)

@@ -5,8 +5,8 @@ from sqlalchemy.orm import Session
 
 from app.core.exceptions import ConflictError
 from app.core.security import hash_password
-from app.models.base import utcnow
 from app.models.user import User
+from app.utils.clock import utcnow
 
 
 def normalize_email(email: str) -> str:
@@ -40,4 +40,8 @@ class UserService:
         )
         self.db.add(user)
         self.db.flush()
+        return user
+
+    def update_profile(self, user: User, full_name: str) -> User:
+        user.full_name = full_name
         return user

@@ -5,7 +5,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.api.deps import DbSession, SettingsDep
 from app.core.exceptions import ServiceUnavailableError
-from app.schemas.common import ErrorResponse
+from app.schemas.common import error_responses
 from app.schemas.ops import HealthResponse, ReadinessResponse
 from app.services.readiness_service import ReadinessService
 
@@ -20,7 +20,7 @@ async def health(request: Request) -> HealthResponse:
 @router.get(
     "/ready",
     summary="Readiness: database, Redis (when configured) and storage answer",
-    responses={503: {"model": ErrorResponse, "description": "A dependency is failing."}},
+    responses=error_responses({503: "A dependency is failing."}),
 )
 def ready(db: DbSession, settings: SettingsDep) -> ReadinessResponse:
     checks = ReadinessService(db, settings).check()

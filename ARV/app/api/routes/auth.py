@@ -1,0 +1,198 @@
+"""Sign-up, sign-in, token refresh, sessions, email verification and password reset."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Cookie, Depends, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.api.deps import AuthServiceDep, CurrentPrincipal, CurrentUser, SettingsDep
+from app.api.rate_limits import limit_per_ip
+from app.core.config import Settings
+from app.core.exceptions import AuthenticationError
+from app.schemas.auth import (
+    AcceptedResponse,
+    LoginRequest,
+    PasswordReset,
+    PasswordResetRequest,
+    RefreshRequest,
+    SessionResponse,
+    TokenPair,
+    TokenRequest,
+)
+from app.schemas.common import error_responses
+from app.schemas.user import RegisterRequest, UserResponse
+from app.services.auth_service import IssuedTokens
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+REFRESH_COOKIE = "arv_refresh"
+REFRESH_COOKIE_PATH = "/api/v1/auth"
+UNAUTHORIZED = error_responses({401: "Not signed in, or bad credentials."})
+LIMITED = error_responses({429: "Too many attempts; see Retry-After."})
+
+
+def token_response(tokens: IssuedTokens, settings: Settings, response: Response) -> TokenPair:
+    if settings.REFRESH_COOKIE_ENABLED:
+        response.set_cookie(
+            REFRESH_COOKIE,
+            tokens.refresh_token,
+            expires=tokens.refresh_expires_at,
+            path=REFRESH_COOKIE_PATH,
+            httponly=True,
+            secure=settings.REFRESH_COOKIE_SECURE,
+            samesite="strict",
+        )
+    return TokenPair(
+        access_token=tokens.access_token,
+        expires_in=settings.ACCESS_TOKEN_TTL_SECONDS,
+        refresh_token=tokens.refresh_token,
+        refresh_expires_at=tokens.refresh_expires_at,
+        session_id=tokens.session_id,
+    )
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Create an account",
+    description="Always answers 202, whether or not the address already has an account "
+    "(its owner gets an email instead), so sign-up cannot be used to probe addresses. "
+    "A verification email follows; sign-in works before verification.",
+    dependencies=[Depends(limit_per_ip("register"))],
+    responses=LIMITED,
+)
+def register(body: RegisterRequest, auth: AuthServiceDep) -> AcceptedResponse:
+    auth.register(body.email, body.password, body.full_name)
+    return AcceptedResponse(detail="Check your inbox to confirm your email address.")
+
+
+@router.post(
+    "/login",
+    summary="Sign in with email and password",
+    dependencies=[Depends(limit_per_ip("login"))],
+    responses=UNAUTHORIZED | LIMITED,
+)
+def login(
+    body: LoginRequest, auth: AuthServiceDep, settings: SettingsDep, response: Response
+) -> TokenPair:
+    return token_response(auth.login(body.email, body.password), settings, response)
+
+
+@router.post(
+    "/login/form",
+    summary="Sign in with the OAuth2 password form (used by the docs' Authorize button)",
+    dependencies=[Depends(limit_per_ip("login"))],
+    responses=UNAUTHORIZED | LIMITED,
+)
+def login_form(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    auth: AuthServiceDep,
+    settings: SettingsDep,
+    response: Response,
+) -> TokenPair:
+    return token_response(auth.login(form.username, form.password), settings, response)
+
+
+@router.post(
+    "/refresh",
+    summary="Trade a refresh token for a new pair (the old one stops working)",
+    description="Refresh tokens rotate on every use. Presenting a rotated token again "
+    "(after a short grace period for parallel tabs) revokes the whole session.",
+    dependencies=[Depends(limit_per_ip("refresh"))],
+    responses=UNAUTHORIZED | LIMITED,
+)
+def refresh(
+    body: RefreshRequest,
+    auth: AuthServiceDep,
+    settings: SettingsDep,
+    response: Response,
+    cookie_token: Annotated[str | None, Cookie(alias=REFRESH_COOKIE, max_length=200)] = None,
+) -> TokenPair:
+    token = body.refresh_token or cookie_token
+    if not token:
+        raise AuthenticationError("Send the refresh token in the body or the cookie.")
+    return token_response(auth.refresh(token), settings, response)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End this session")
+def logout(
+    body: RefreshRequest,
+    auth: AuthServiceDep,
+    response: Response,
+    cookie_token: Annotated[str | None, Cookie(alias=REFRESH_COOKIE, max_length=200)] = None,
+) -> None:
+    token = body.refresh_token or cookie_token
+    if token:
+        auth.logout(token)
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
+
+
+@router.get("/sessions", summary="Signed-in devices", responses=UNAUTHORIZED)
+def list_sessions(principal: CurrentPrincipal, auth: AuthServiceDep) -> list[SessionResponse]:
+    return [
+        SessionResponse.model_validate(session).model_copy(
+            update={"current": session.id == principal.session_id}
+        )
+        for session in auth.list_sessions(principal.user)
+    ]
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign out one device",
+    responses=UNAUTHORIZED,
+)
+def revoke_session(session_id: uuid.UUID, user: CurrentUser, auth: AuthServiceDep) -> None:
+    auth.revoke_session(user, session_id)
+
+
+@router.delete(
+    "/sessions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign out every other device",
+    responses=UNAUTHORIZED,
+)
+def revoke_other_sessions(principal: CurrentPrincipal, auth: AuthServiceDep) -> None:
+    auth.revoke_other_sessions(principal.user, keep=principal.session_id, reason="revoked_by_user")
+
+
+@router.post("/verify-email", summary="Confirm the email address with the emailed token")
+def verify_email(body: TokenRequest, auth: AuthServiceDep) -> UserResponse:
+    return UserResponse.model_validate(auth.verify_email(body.token))
+
+
+@router.post(
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Send the verification email again",
+    responses=UNAUTHORIZED,
+)
+def resend_verification(user: CurrentUser, auth: AuthServiceDep) -> AcceptedResponse:
+    auth.resend_verification(user)
+    return AcceptedResponse(detail="If the address is not confirmed yet, an email is on its way.")
+
+
+@router.post(
+    "/password/forgot",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Email a password-reset link",
+    description="Always answers 202, so it cannot be used to probe addresses.",
+    dependencies=[Depends(limit_per_ip("password-reset"))],
+    responses=LIMITED,
+)
+def forgot_password(body: PasswordResetRequest, auth: AuthServiceDep) -> AcceptedResponse:
+    auth.request_password_reset(body.email)
+    return AcceptedResponse(detail="If the address has an account, a reset link is on its way.")
+
+
+@router.post(
+    "/password/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Set a new password with the emailed token (signs out every device)",
+    dependencies=[Depends(limit_per_ip("password-reset"))],
+    responses=LIMITED,
+)
+def reset_password(body: PasswordReset, auth: AuthServiceDep) -> None:
+    auth.reset_password(body.token, body.new_password)

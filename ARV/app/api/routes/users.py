@@ -1,0 +1,32 @@
+"""The signed-in user's own account."""
+
+from fastapi import APIRouter, status
+
+from app.api.deps import AuthServiceDep, CurrentPrincipal, CurrentUser, DbSession
+from app.schemas.user import PasswordChange, UserResponse, UserUpdate
+from app.services.user_service import UserService
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("/me", summary="Your account")
+def read_me(user: CurrentUser) -> UserResponse:
+    return UserResponse.model_validate(user)
+
+
+@router.patch("/me", summary="Update your profile")
+def update_me(body: UserUpdate, user: CurrentUser, db: DbSession) -> UserResponse:
+    return UserResponse.model_validate(UserService(db).update_profile(user, body.full_name))
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Change your password (signs out your other devices)",
+)
+def change_password(
+    body: PasswordChange, principal: CurrentPrincipal, auth: AuthServiceDep
+) -> None:
+    auth.change_password(
+        principal.user, body.current_password, body.new_password, principal.session_id
+    )

@@ -1,0 +1,31 @@
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UUIDPrimaryKey
+from app.utils.clock import utcnow
+
+
+class AuditLog(UUIDPrimaryKey, Base):
+    """Who did what to which entity. `company_id` is empty for account-level events
+    (login, password change), which belong to the user rather than a tenant."""
+
+    __tablename__ = "audit_logs"
+    __table_args__ = (Index("ix_audit_logs_company_created", "company_id", "created_at"),)
+
+    company_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE")
+    )
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,58 @@
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, EmailStr, Field
+
+from app.schemas.common import RequestSchema, ResponseSchema
+
+OpaqueToken = Field(min_length=16, max_length=200)
+
+
+class LoginRequest(RequestSchema):
+    email: EmailStr = Field(max_length=320)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class RefreshRequest(RequestSchema):
+    refresh_token: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=200,
+        description="Omit when the refresh token travels in the HttpOnly cookie.",
+    )
+
+
+class TokenRequest(RequestSchema):
+    token: str = OpaqueToken
+
+
+class PasswordResetRequest(RequestSchema):
+    email: EmailStr = Field(max_length=320)
+
+
+class PasswordReset(RequestSchema):
+    token: str = OpaqueToken
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str
+    refresh_expires_at: datetime
+    session_id: uuid.UUID
+
+
+class AcceptedResponse(BaseModel):
+    detail: str
+
+
+class SessionResponse(ResponseSchema):
+    id: uuid.UUID
+    user_agent: str
+    ip_address: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    current: bool = False

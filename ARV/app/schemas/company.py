@@ -1,0 +1,108 @@
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+
+from app.core.permissions import Role
+from app.schemas.common import RequestSchema, ResponseSchema
+from app.schemas.user import UserResponse
+
+HexColor = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+class Branding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    logo_url: HttpUrl | None = None
+    primary_color: str | None = HexColor
+    accent_color: str | None = HexColor
+
+
+class VideoDefaults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_resolution: Literal[360, 480, 720, 1080] = Field(
+        default=1080, description="Tallest rendition, in pixels."
+    )
+    hls_enabled: bool = True
+    loop: bool = True
+    muted_autoplay: bool = True
+
+
+class CompanySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    branding: Branding = Field(default_factory=Branding)
+    video_defaults: VideoDefaults = Field(default_factory=VideoDefaults)
+
+
+class CompanyCreate(RequestSchema):
+    name: str = Field(min_length=1, max_length=200)
+    settings: CompanySettings = Field(default_factory=CompanySettings)
+
+
+class CompanyUpdate(RequestSchema):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    settings: CompanySettings | None = None
+
+
+class PlanResponse(BaseModel):
+    code: str
+    max_members: int
+    storage_bytes: int
+    max_ar_contents: int
+    features: list[str]
+
+
+class CompanyResponse(ResponseSchema):
+    id: uuid.UUID
+    name: str
+    slug: str
+    plan: str
+    settings: CompanySettings
+    created_at: datetime
+    updated_at: datetime
+
+
+class CompanyDetail(CompanyResponse):
+    role: Role = Field(description="Your role in this company.")
+    limits: PlanResponse
+
+
+class MemberResponse(ResponseSchema):
+    user: UserResponse
+    role: Role
+    created_at: datetime = Field(description="When the member joined.")
+
+
+class RoleChange(RequestSchema):
+    role: Role
+
+
+class InvitationCreate(RequestSchema):
+    email: EmailStr = Field(max_length=320)
+    role: Role = Role.VIEWER
+
+
+class InvitationResponse(ResponseSchema):
+    id: uuid.UUID
+    email: str
+    role: Role
+    expires_at: datetime
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+    sent_count: int
+    created_at: datetime
+
+
+class AuditLogResponse(ResponseSchema):
+    id: uuid.UUID
+    actor_user_id: uuid.UUID | None
+    action: str
+    entity_type: str
+    entity_id: str | None
+    changes: dict[str, Any]
+    ip_address: str
+    request_id: str | None
+    created_at: datetime

@@ -1,0 +1,323 @@
+"""Sign-up, sign-in, sessions and the single-use email tokens around them."""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.core.config import Settings
+from app.core.events import on_commit
+from app.core.exceptions import AuthenticationError, NotFoundError, ValidationFailedError
+from app.core.mail import FileMailer, OutgoingEmail
+from app.core.security import (
+    PASSWORD_MAX_BYTES,
+    PASSWORD_MIN_LENGTH,
+    create_access_token,
+    hash_password,
+    hash_token,
+    new_opaque_token,
+    verify_password,
+)
+from app.models.auth import AuthSession, OneTimeToken, RefreshToken, TokenPurpose
+from app.models.user import User
+from app.services import emails
+from app.services.audit_service import AuditService
+from app.services.context import RequestMeta
+from app.services.login_throttle import LoginThrottle
+from app.services.user_service import UserService
+from app.utils.clock import utcnow
+from app.utils.passwords import password_problem
+
+logger = logging.getLogger(__name__)
+
+INVALID_CREDENTIALS = "Incorrect email or password."
+INVALID_REFRESH = "The refresh token is invalid or expired; sign in again."
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    refresh_expires_at: datetime
+    session_id: uuid.UUID
+
+
+class AuthService:
+    def __init__(
+        self, db: Session, settings: Settings, meta: RequestMeta, throttle: LoginThrottle
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.meta = meta
+        self.throttle = throttle
+        self.users = UserService(db)
+        self.audit = AuditService(db)
+        self.mailer = FileMailer(settings.mail_dir)
+
+    # -- sign-up and sign-in -------------------------------------------------------------
+
+    def register(self, email: str, password: str, full_name: str) -> None:
+        """Create the account, or tell the owner of an existing one by email. The answer
+        is the same either way, so sign-up never reveals which addresses have accounts."""
+        self.check_password(password, email)
+        existing = self.users.get_by_email(email)
+        if existing is not None:
+            self._send(emails.account_exists_email(self.settings, existing.email))
+            return
+        user = self.users.create(email, password, full_name=full_name)
+        self._audit("user.registered", user)
+        self._send_verification(user)
+
+    def login(self, email: str, password: str) -> IssuedTokens:
+        self.throttle.ensure_not_locked(email)
+        user = self.users.get_by_email(email)
+        if user is None or not verify_password(password, user.hashed_password):
+            self.throttle.record_failure(email)
+            self.audit.record(
+                "auth.login_failed",
+                entity_type="user",
+                entity_id=user.id if user else None,
+                actor_user_id=None,
+                meta=self.meta,
+                changes={"email_known": user is not None},
+            )
+            raise AuthenticationError(INVALID_CREDENTIALS, keep_changes=True)
+        if not user.is_active:
+            raise AuthenticationError("This account is disabled.")
+        self.throttle.record_success(email)
+        self._audit("auth.login", user)
+        return self.start_session(user)
+
+    def start_session(self, user: User) -> IssuedTokens:
+        """A new signed-in device for `user` (password and OAuth sign-in alike)."""
+        now = utcnow()
+        user.last_login_at = now
+        session = AuthSession(
+            user_id=user.id,
+            user_agent=self.meta.user_agent[:300],
+            ip_address=self.meta.ip_address[:64],
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + timedelta(days=self.settings.REFRESH_TOKEN_TTL_DAYS),
+        )
+        self.db.add(session)
+        self.db.flush()
+        return self._issue(session, now)
+
+    # -- refresh-token rotation ------------------------------------------------------------
+
+    def refresh(self, refresh_token: str) -> IssuedTokens:
+        now = utcnow()
+        token = self.db.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_token(refresh_token))
+        )
+        session = self.db.get(AuthSession, token.session_id) if token else None
+        if token is None or session is None or not session.is_live(now):
+            raise AuthenticationError(INVALID_REFRESH)
+        if not self._claim(token, now):
+            self._handle_reuse(token, session, now)
+        session.last_used_at = now
+        session.ip_address = self.meta.ip_address[:64] or session.ip_address
+        return self._issue(session, now)
+
+    def _claim(self, token: RefreshToken, now: datetime) -> bool:
+        # Conditional update: of two concurrent refreshes with one token, exactly one wins.
+        claimed = self.db.scalar(
+            update(RefreshToken)
+            .where(RefreshToken.id == token.id, RefreshToken.rotated_at.is_(None))
+            .values(rotated_at=now)
+            .returning(RefreshToken.id)
+        )
+        self.db.refresh(token)
+        return claimed is not None
+
+    def _handle_reuse(self, token: RefreshToken, session: AuthSession, now: datetime) -> None:
+        grace = timedelta(seconds=self.settings.REFRESH_REUSE_GRACE_SECONDS)
+        if token.rotated_at is not None and now - token.rotated_at <= grace:
+            return  # two tabs refreshing at once: the later one gets its own new token
+        self._revoke(session, "refresh_token_reuse", now)
+        self.audit.record(
+            "auth.refresh_token_reused",
+            entity_type="session",
+            entity_id=session.id,
+            actor_user_id=session.user_id,
+            meta=self.meta,
+        )
+        logger.warning(
+            "refresh token reuse; session revoked", extra={"session_id": str(session.id)}
+        )
+        raise AuthenticationError(INVALID_REFRESH, keep_changes=True)
+
+    def _issue(self, session: AuthSession, now: datetime) -> IssuedTokens:
+        refresh_token = new_opaque_token()
+        self.db.add(RefreshToken(session_id=session.id, token_hash=hash_token(refresh_token)))
+        access_token, access_expires_at = create_access_token(
+            self.settings, session.user_id, session.id, now
+        )
+        self.db.flush()
+        return IssuedTokens(
+            access_token=access_token,
+            access_expires_at=access_expires_at,
+            refresh_token=refresh_token,
+            refresh_expires_at=session.expires_at,
+            session_id=session.id,
+        )
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def logout(self, refresh_token: str) -> None:
+        token = self.db.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_token(refresh_token))
+        )
+        session = self.db.get(AuthSession, token.session_id) if token else None
+        if session is not None and session.revoked_at is None:
+            self._revoke(session, "logout", utcnow())
+
+    def list_sessions(self, user: User) -> list[AuthSession]:
+        now = utcnow()
+        statement = (
+            select(AuthSession)
+            .where(
+                AuthSession.user_id == user.id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > now,
+            )
+            .order_by(AuthSession.last_used_at.desc(), AuthSession.id)
+        )
+        return list(self.db.scalars(statement))
+
+    def revoke_session(self, user: User, session_id: uuid.UUID) -> None:
+        session = self.db.get(AuthSession, session_id)
+        if session is None or session.user_id != user.id or session.revoked_at is not None:
+            raise NotFoundError.for_entity("Session", session_id)
+        self._revoke(session, "revoked_by_user", utcnow())
+
+    def revoke_other_sessions(self, user: User, keep: uuid.UUID | None, reason: str) -> int:
+        now = utcnow()
+        statement = update(AuthSession).where(
+            AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None)
+        )
+        if keep is not None:
+            statement = statement.where(AuthSession.id != keep)
+        revoked = self.db.scalars(
+            statement.values(revoked_at=now, revoked_reason=reason).returning(AuthSession.id)
+        )
+        return len(revoked.all())
+
+    @staticmethod
+    def _revoke(session: AuthSession, reason: str, now: datetime) -> None:
+        session.revoked_at = now
+        session.revoked_reason = reason
+
+    # -- passwords -----------------------------------------------------------------------
+
+    def check_password(self, password: str, email: str) -> None:
+        problem = password_problem(
+            password, email=email, min_length=PASSWORD_MIN_LENGTH, max_bytes=PASSWORD_MAX_BYTES
+        )
+        if problem:
+            raise ValidationFailedError(
+                problem, details=[{"loc": ["body", "password"], "message": problem}]
+            )
+
+    def change_password(
+        self, user: User, current: str, new: str, current_session: uuid.UUID
+    ) -> None:
+        if not verify_password(current, user.hashed_password):
+            raise AuthenticationError("The current password is wrong.")
+        self._set_password(user, new)
+        self.revoke_other_sessions(user, keep=current_session, reason="password_changed")
+        self._audit("user.password_changed", user)
+
+    def request_password_reset(self, email: str) -> None:
+        """Always succeeds from the caller's view; only an existing account gets mail."""
+        user = self.users.get_by_email(email)
+        if user is None or not user.is_active:
+            return
+        token = self._new_one_time_token(
+            user,
+            TokenPurpose.RESET_PASSWORD,
+            timedelta(minutes=self.settings.PASSWORD_RESET_TTL_MINUTES),
+        )
+        self._send(emails.password_reset_email(self.settings, user.email, token))
+
+    def reset_password(self, token: str, new: str) -> None:
+        record = self._use_one_time_token(token, TokenPurpose.RESET_PASSWORD)
+        user = self.db.get_one(User, record.user_id)
+        self._set_password(user, new)
+        # Following the emailed link proves the address, too.
+        user.email_verified_at = user.email_verified_at or utcnow()
+        self.revoke_other_sessions(user, keep=None, reason="password_reset")
+        self._audit("user.password_reset", user)
+
+    def _set_password(self, user: User, password: str) -> None:
+        self.check_password(password, user.email)
+        user.hashed_password = hash_password(password)
+        user.password_changed_at = utcnow()
+
+    # -- email verification --------------------------------------------------------------
+
+    def resend_verification(self, user: User) -> None:
+        if not user.is_verified:
+            self._send_verification(user)
+
+    def verify_email(self, token: str) -> User:
+        record = self._use_one_time_token(token, TokenPurpose.VERIFY_EMAIL)
+        user = self.db.get_one(User, record.user_id)
+        user.email_verified_at = user.email_verified_at or utcnow()
+        self._audit("user.email_verified", user)
+        return user
+
+    def _send_verification(self, user: User) -> None:
+        token = self._new_one_time_token(
+            user,
+            TokenPurpose.VERIFY_EMAIL,
+            timedelta(hours=self.settings.EMAIL_VERIFICATION_TTL_HOURS),
+        )
+        self._send(emails.verification_email(self.settings, user.email, token))
+
+    # -- single-use tokens ---------------------------------------------------------------
+
+    def _new_one_time_token(self, user: User, purpose: TokenPurpose, ttl: timedelta) -> str:
+        token = new_opaque_token()
+        self.db.add(
+            OneTimeToken(
+                user_id=user.id,
+                purpose=purpose,
+                token_hash=hash_token(token),
+                expires_at=utcnow() + ttl,
+            )
+        )
+        return token
+
+    def _use_one_time_token(self, token: str, purpose: TokenPurpose) -> OneTimeToken:
+        now = utcnow()
+        # Marked used with a conditional update, so a token works once even under races.
+        record: OneTimeToken | None = self.db.scalar(
+            update(OneTimeToken)
+            .where(
+                OneTimeToken.token_hash == hash_token(token),
+                OneTimeToken.purpose == purpose,
+                OneTimeToken.used_at.is_(None),
+                OneTimeToken.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(OneTimeToken)
+        )
+        if record is None:
+            raise ValidationFailedError("This link is invalid, expired or already used.")
+        return record
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _send(self, email: OutgoingEmail) -> None:
+        on_commit(self.db, lambda: self.mailer.send(email))
+
+    def _audit(self, action: str, user: User) -> None:
+        self.audit.record(
+            action, entity_type="user", entity_id=user.id, actor_user_id=user.id, meta=self.meta
+        )

@@ -1,0 +1,263 @@
+"""Members of a company, their roles, and invitations to join."""
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, contains_eager
+
+from app.core.config import Settings
+from app.core.events import on_commit
+from app.core.exceptions import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    ValidationFailedError,
+)
+from app.core.mail import FileMailer
+from app.core.permissions import Role
+from app.core.security import hash_token, new_opaque_token
+from app.models.company import Company, Invitation, Membership
+from app.models.user import User
+from app.services import emails
+from app.services.audit_service import AuditService
+from app.services.context import CompanyContext, RequestMeta
+from app.services.pagination import PageParams, ResultPage, paginate
+from app.services.plans import limits_for
+from app.services.user_service import normalize_email
+from app.utils.clock import utcnow
+
+
+class MembershipService:
+    def __init__(self, db: Session, ctx: CompanyContext, settings: Settings) -> None:
+        self.db = db
+        self.ctx = ctx
+        self.settings = settings
+        self.audit = AuditService(db)
+
+    # -- members -------------------------------------------------------------------------
+
+    def list_members(self, params: PageParams, role: Role | None) -> ResultPage[Membership]:
+        statement = (
+            select(Membership)
+            .join(User, User.id == Membership.user_id)
+            .options(contains_eager(Membership.user))
+            .where(Membership.company_id == self.ctx.company_id)
+            .order_by(User.email, Membership.id)
+        )
+        if role is not None:
+            statement = statement.where(Membership.role == role)
+        return paginate(self.db, statement, params)
+
+    def change_role(self, user_id: uuid.UUID, role: Role) -> Membership:
+        membership = self._membership(user_id)
+        self._ensure_may_manage(membership.role, role)
+        before = membership.role
+        if before == Role.OWNER and role != Role.OWNER:
+            self._ensure_another_owner(membership)
+        membership.role = role
+        self._audit("member.role_changed", membership, {"role": before.value}, {"role": role.value})
+        return membership
+
+    def remove(self, user_id: uuid.UUID) -> None:
+        membership = self._membership(user_id)
+        if membership.user_id == self.ctx.user.id:
+            raise ConflictError("Use leave to remove yourself from a company.")
+        self._ensure_may_manage(membership.role, None)
+        self._delete(membership, "member.removed")
+
+    def leave(self) -> None:
+        membership = self._membership(self.ctx.user.id)
+        self._delete(membership, "member.left")
+
+    def _delete(self, membership: Membership, action: str) -> None:
+        if membership.role == Role.OWNER:
+            self._ensure_another_owner(membership)
+        self._audit(action, membership, {"role": membership.role.value}, {})
+        self.db.delete(membership)
+
+    def _membership(self, user_id: uuid.UUID) -> Membership:
+        membership = self.db.scalar(
+            select(Membership).where(
+                Membership.company_id == self.ctx.company_id, Membership.user_id == user_id
+            )
+        )
+        if membership is None:
+            raise NotFoundError.for_entity("Member", user_id)
+        return membership
+
+    def _ensure_may_manage(self, current: Role, new: Role | None) -> None:
+        # Only owners may touch owners or make new ones; admins manage everyone else.
+        if Role.OWNER in (current, new) and self.ctx.role != Role.OWNER:
+            raise PermissionDeniedError("Only an owner can change or remove owners.")
+
+    def _ensure_another_owner(self, membership: Membership) -> None:
+        # Lock the company's owner rows so two owners cannot demote each other at once.
+        owners = self.db.scalars(
+            select(Membership.id)
+            .where(Membership.company_id == self.ctx.company_id, Membership.role == Role.OWNER)
+            .with_for_update()
+        ).all()
+        if [owner for owner in owners if owner != membership.id] == []:
+            raise ConflictError("A company must keep at least one owner; appoint another first.")
+
+    # -- invitations ---------------------------------------------------------------------
+
+    def invite(self, email: str, role: Role) -> Invitation:
+        if not self.ctx.user.is_verified:
+            raise PermissionDeniedError("Confirm your email address before inviting members.")
+        self._ensure_may_manage(role, None)
+        email = normalize_email(email)
+        self._ensure_not_member(email)
+        self._ensure_seat_available()
+        if self._open_invitation(email) is not None:
+            raise ConflictError("This address already has an open invitation; resend it instead.")
+        token = new_opaque_token()
+        invitation = Invitation(
+            company_id=self.ctx.company_id,
+            email=email,
+            role=role,
+            token_hash=hash_token(token),
+            invited_by_id=self.ctx.user.id,
+            expires_at=utcnow() + timedelta(days=self.settings.INVITATION_TTL_DAYS),
+        )
+        self.db.add(invitation)
+        self.db.flush()
+        self._send_invitation(invitation, token)
+        self._audit("invitation.created", invitation, {}, {"email": email, "role": role.value})
+        return invitation
+
+    def list_invitations(self, params: PageParams, include_closed: bool) -> ResultPage[Invitation]:
+        statement = select(Invitation).where(Invitation.company_id == self.ctx.company_id)
+        if not include_closed:
+            statement = statement.where(
+                Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)
+            )
+        return paginate(
+            self.db, statement.order_by(Invitation.created_at.desc(), Invitation.id), params
+        )
+
+    def revoke_invitation(self, invitation_id: uuid.UUID) -> None:
+        invitation = self._open_invitation_by_id(invitation_id)
+        invitation.revoked_at = utcnow()
+        self._audit("invitation.revoked", invitation, {"email": invitation.email}, {})
+
+    def resend_invitation(self, invitation_id: uuid.UUID) -> Invitation:
+        invitation = self._open_invitation_by_id(invitation_id)
+        token = new_opaque_token()
+        invitation.token_hash = hash_token(token)  # the old link stops working
+        invitation.expires_at = utcnow() + timedelta(days=self.settings.INVITATION_TTL_DAYS)
+        invitation.sent_count += 1
+        self._send_invitation(invitation, token)
+        self._audit("invitation.resent", invitation, {}, {"sent_count": invitation.sent_count})
+        return invitation
+
+    def _open_invitation(self, email: str) -> Invitation | None:
+        return self.db.scalar(
+            select(Invitation).where(
+                Invitation.company_id == self.ctx.company_id,
+                Invitation.email == email,
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+            )
+        )
+
+    def _open_invitation_by_id(self, invitation_id: uuid.UUID) -> Invitation:
+        invitation = self.db.scalar(
+            select(Invitation).where(
+                Invitation.company_id == self.ctx.company_id, Invitation.id == invitation_id
+            )
+        )
+        if invitation is None:
+            raise NotFoundError.for_entity("Invitation", invitation_id)
+        if invitation.accepted_at or invitation.revoked_at:
+            raise ConflictError("This invitation was already accepted or revoked.")
+        return invitation
+
+    def _ensure_not_member(self, email: str) -> None:
+        member = self.db.scalar(
+            select(Membership.id)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.company_id == self.ctx.company_id, User.email == email)
+        )
+        if member is not None:
+            raise ConflictError("This person is already a member.")
+
+    def _ensure_seat_available(self) -> None:
+        limits = limits_for(self.ctx.company)
+        used = (
+            self.db.scalar(
+                select(func.count())
+                .select_from(Membership)
+                .where(Membership.company_id == self.ctx.company_id)
+            )
+            or 0
+        )
+        if used >= limits.max_members:
+            raise QuotaExceededError(
+                f"The {limits.code} plan allows {limits.max_members} members.",
+                details={"limit": limits.max_members, "used": used},
+            )
+
+    def _send_invitation(self, invitation: Invitation, token: str) -> None:
+        email = emails.invitation_email(
+            self.settings, invitation.email, token, self.ctx.company.name, invitation.role.value
+        )
+        mailer = FileMailer(self.settings.mail_dir)
+        on_commit(self.db, lambda: mailer.send(email))
+
+    def _audit(
+        self, action: str, entity: Membership | Invitation, before: object, after: object
+    ) -> None:
+        entity_type = "membership" if isinstance(entity, Membership) else "invitation"
+        self.audit.record(
+            action,
+            entity_type=entity_type,
+            entity_id=entity.id,
+            actor_user_id=self.ctx.user.id,
+            meta=self.ctx.meta,
+            company_id=self.ctx.company_id,
+            changes={"before": before, "after": after},
+        )
+
+
+def accept_invitation(db: Session, user: User, token: str, meta: RequestMeta) -> Membership:
+    """Join the company an invitation is for. The signed-in user's email must be the
+    invited one, so a forwarded link cannot be used by somebody else."""
+    now = utcnow()
+    invitation = db.scalar(
+        update(Invitation)
+        .where(
+            Invitation.token_hash == hash_token(token),
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at > now,
+            Invitation.email == user.email,
+        )
+        .values(accepted_at=now)
+        .returning(Invitation)
+    )
+    company = db.get(Company, invitation.company_id) if invitation else None
+    if invitation is None or company is None or company.is_deleted:
+        raise ValidationFailedError(
+            "This invitation is invalid, expired, already used, or for another email address."
+        )
+    existing = db.scalar(
+        select(Membership).where(Membership.company_id == company.id, Membership.user_id == user.id)
+    )
+    if existing is not None:
+        return existing
+    membership = Membership(company_id=company.id, user_id=user.id, role=invitation.role)
+    db.add(membership)
+    db.flush()
+    AuditService(db).record(
+        "invitation.accepted",
+        entity_type="invitation",
+        entity_id=invitation.id,
+        actor_user_id=user.id,
+        meta=meta,
+        company_id=company.id,
+        changes={"after": {"role": invitation.role.value}},
+    )
+    return membership

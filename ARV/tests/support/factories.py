@@ -1,0 +1,88 @@
+"""Test data, made in one place. Rows are flushed into the test's transaction, so the
+app under test (same connection) sees them and the outer rollback removes them."""
+
+import itertools
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from app.core.config import Settings
+from app.core.permissions import Role
+from app.core.security import create_access_token, hash_password
+from app.models import AuthSession, Company, Membership, User
+from app.utils.clock import utcnow
+
+DEFAULT_PASSWORD = "correct-horse-battery"  # noqa: S105 - test data
+_sequence = itertools.count()
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{next(_sequence)}-{uuid.uuid4().hex[:6]}@example.com"
+
+
+def make_user(
+    db: Session,
+    email: str | None = None,
+    *,
+    password: str = DEFAULT_PASSWORD,
+    verified: bool = True,
+    superuser: bool = False,
+) -> User:
+    user = User(
+        email=email or unique_email(),
+        hashed_password=hash_password(password),
+        is_superuser=superuser,
+        email_verified_at=utcnow() if verified else None,
+    )
+    db.add(user)
+    db.flush()
+    return user
+
+
+def make_company(db: Session, owner: User | None = None, name: str = "Acme Postcards") -> Company:
+    company = Company(name=name, slug=f"company-{uuid.uuid4().hex[:10]}", settings={})
+    db.add(company)
+    db.flush()
+    if owner is not None:
+        add_member(db, company, owner, Role.OWNER)
+    return company
+
+
+def add_member(db: Session, company: Company, user: User, role: Role) -> Membership:
+    membership = Membership(company_id=company.id, user_id=user.id, role=role)
+    db.add(membership)
+    db.flush()
+    return membership
+
+
+def auth_headers(db: Session, settings: Settings, user: User) -> dict[str, str]:
+    """A signed-in session for `user`, as the Authorization header."""
+    now = utcnow()
+    session = AuthSession(user_id=user.id, expires_at=now + timedelta(days=1))
+    db.add(session)
+    db.flush()
+    token, _ = create_access_token(settings, user.id, session.id, now)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Tenant:
+    """A company with one member of each role, each with ready auth headers."""
+
+    company: Company
+    users: dict[Role, User]
+    headers: dict[Role, dict[str, str]]
+
+
+def make_tenant(db: Session, settings: Settings, name: str = "Acme Postcards") -> Tenant:
+    company = make_company(db, name=name)
+    users: dict[Role, User] = {}
+    headers: dict[Role, dict[str, str]] = {}
+    for role in Role:
+        user = make_user(db, unique_email(role.value))
+        add_member(db, company, user, role)
+        users[role] = user
+        headers[role] = auth_headers(db, settings, user)
+    return Tenant(company=company, users=users, headers=headers)
