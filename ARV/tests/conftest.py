@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from app.api.deps import get_db  # noqa: E402
 from app.core.config import Settings, get_settings  # noqa: E402
 from app.core.database import get_engine, session_scope  # noqa: E402
+from app.core.redis import get_redis  # noqa: E402
 from app.main import create_app  # noqa: E402
 from tests.support.databases import create_database, drop_database, migrate  # noqa: E402
 
@@ -47,6 +48,12 @@ from tests.support.databases import create_database, drop_database, migrate  # n
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return get_settings()
+
+
+@pytest.fixture(autouse=True)
+def empty_redis() -> None:
+    """Rate-limit counters and lock-outs must not leak from one test into the next."""
+    get_redis(TEST_REDIS_URL).flushdb()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "c3e35cd88073"
 down_revision: str | None = "6d006b755b02"
 branch_labels: str | Sequence[str] | None = None

@@ -13,23 +13,11 @@ it with the X-Forwarded-For address when the request came through a trusted prox
 """
 
 from collections.abc import Callable
-from typing import Annotated
 
-from fastapi import Depends, Request
-
-from app.api.deps import SettingsDep
+from app.api.deps import ClientIp, SettingsDep
 from app.core.config import Settings
 from app.core.exceptions import RateLimitedError
 from app.core.rate_limit import get_rate_limiter, hashed_key
-
-UNKNOWN_CLIENT_IP = "unknown"
-
-
-def get_client_ip(request: Request) -> str:
-    return request.client.host if request.client else UNKNOWN_CLIENT_IP
-
-
-ClientIp = Annotated[str, Depends(get_client_ip)]
 
 
 def limit_per_ip(scope: str) -> Callable[[Settings, str], None]:

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
-from app.api.rate_limits import get_client_ip, limit_per_ip
+from app.api.deps import get_client_ip
+from app.api.rate_limits import limit_per_ip
 from app.core.config import Settings
 from app.core.exceptions import ServiceUnavailableError
 from app.core.rate_limit import (
