@@ -87,3 +87,11 @@ def test_metrics_label_routes_by_template_not_raw_path(client: TestClient) -> No
     assert f'http_request_duration_seconds_count{{method="GET",{template}}} 3.0' in text
     assert "/_items/1" not in text
     assert "/no/such/path" not in text
+
+
+def test_routes_of_included_routers_are_labelled_with_their_full_template(
+    client: TestClient,
+) -> None:
+    client.get("/api/v1/companies/00000000-0000-0000-0000-000000000000")
+    text = client.get("/metrics").text
+    assert 'route="/api/v1/companies/{company_id}",status="401"' in text
