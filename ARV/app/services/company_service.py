@@ -59,6 +59,7 @@ class CompanyService:
             company.name = name
         if settings is not None:
             company.settings = settings.model_dump(mode="json")
+        self.db.flush()  # applies updated_at, so the response shows the stored value
         self._audit(
             ctx, "company.updated", before, {"name": company.name, "settings": company.settings}
         )

@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from app.core.config import Settings
 from app.core.events import on_commit
@@ -79,9 +79,9 @@ class MembershipService:
 
     def _membership(self, user_id: uuid.UUID) -> Membership:
         membership = self.db.scalar(
-            select(Membership).where(
-                Membership.company_id == self.ctx.company_id, Membership.user_id == user_id
-            )
+            select(Membership)
+            .options(joinedload(Membership.user))
+            .where(Membership.company_id == self.ctx.company_id, Membership.user_id == user_id)
         )
         if membership is None:
             raise NotFoundError.for_entity("Member", user_id)
@@ -105,12 +105,11 @@ class MembershipService:
     # -- invitations ---------------------------------------------------------------------
 
     def invite(self, email: str, role: Role) -> Invitation:
-        if not self.ctx.user.is_verified:
-            raise PermissionDeniedError("Confirm your email address before inviting members.")
+        self._ensure_verified_inviter()
         self._ensure_may_manage(role, None)
         email = normalize_email(email)
         self._ensure_not_member(email)
-        self._ensure_seat_available()
+        ensure_seat_available(self.db, self.ctx.company, counting_open_invitations=True)
         if self._open_invitation(email) is not None:
             raise ConflictError("This address already has an open invitation; resend it instead.")
         token = new_opaque_token()
@@ -140,11 +139,14 @@ class MembershipService:
 
     def revoke_invitation(self, invitation_id: uuid.UUID) -> None:
         invitation = self._open_invitation_by_id(invitation_id)
+        self._ensure_may_manage(invitation.role, None)
         invitation.revoked_at = utcnow()
         self._audit("invitation.revoked", invitation, {"email": invitation.email}, {})
 
     def resend_invitation(self, invitation_id: uuid.UUID) -> Invitation:
+        self._ensure_verified_inviter()
         invitation = self._open_invitation_by_id(invitation_id)
+        self._ensure_may_manage(invitation.role, None)
         token = new_opaque_token()
         invitation.token_hash = hash_token(token)  # the old link stops working
         invitation.expires_at = utcnow() + timedelta(days=self.settings.INVITATION_TTL_DAYS)
@@ -152,6 +154,10 @@ class MembershipService:
         self._send_invitation(invitation, token)
         self._audit("invitation.resent", invitation, {}, {"sent_count": invitation.sent_count})
         return invitation
+
+    def _ensure_verified_inviter(self) -> None:
+        if not self.ctx.user.is_verified:
+            raise PermissionDeniedError("Confirm your email address before inviting members.")
 
     def _open_invitation(self, email: str) -> Invitation | None:
         return self.db.scalar(
@@ -183,22 +189,6 @@ class MembershipService:
         )
         if member is not None:
             raise ConflictError("This person is already a member.")
-
-    def _ensure_seat_available(self) -> None:
-        limits = limits_for(self.ctx.company)
-        used = (
-            self.db.scalar(
-                select(func.count())
-                .select_from(Membership)
-                .where(Membership.company_id == self.ctx.company_id)
-            )
-            or 0
-        )
-        if used >= limits.max_members:
-            raise QuotaExceededError(
-                f"The {limits.code} plan allows {limits.max_members} members.",
-                details={"limit": limits.max_members, "used": used},
-            )
 
     def _send_invitation(self, invitation: Invitation, token: str) -> None:
         email = emails.invitation_email(
@@ -248,6 +238,8 @@ def accept_invitation(db: Session, user: User, token: str, meta: RequestMeta) ->
     )
     if existing is not None:
         return existing
+    # The plan may have shrunk since the invitation was sent.
+    ensure_seat_available(db, company, counting_open_invitations=False)
     membership = Membership(company_id=company.id, user_id=user.id, role=invitation.role)
     db.add(membership)
     db.flush()
@@ -261,3 +253,38 @@ def accept_invitation(db: Session, user: User, token: str, meta: RequestMeta) ->
         changes={"after": {"role": invitation.role.value}},
     )
     return membership
+
+
+def ensure_seat_available(
+    db: Session, company: Company, *, counting_open_invitations: bool
+) -> None:
+    """Refuse when the plan's member limit is reached. An open invitation holds a seat, so
+    invitations cannot promise more seats than the plan has."""
+    # Lock the company row: concurrent invitations queue here instead of both passing.
+    db.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+    limits = limits_for(company)
+    used = (
+        db.scalar(
+            select(func.count()).select_from(Membership).where(Membership.company_id == company.id)
+        )
+        or 0
+    )
+    if counting_open_invitations:
+        used += (
+            db.scalar(
+                select(func.count())
+                .select_from(Invitation)
+                .where(
+                    Invitation.company_id == company.id,
+                    Invitation.accepted_at.is_(None),
+                    Invitation.revoked_at.is_(None),
+                    Invitation.expires_at > utcnow(),
+                )
+            )
+            or 0
+        )
+    if used >= limits.max_members:
+        raise QuotaExceededError(
+            f"The {limits.code} plan allows {limits.max_members} members, invitations included.",
+            details={"limit": limits.max_members, "used": used},
+        )

@@ -14,7 +14,7 @@ from app.core.security import create_access_token, hash_password
 from app.models import AuthSession, Company, Membership, User
 from app.utils.clock import utcnow
 
-DEFAULT_PASSWORD = "correct-horse-battery"  # noqa: S105 - test data
+DEFAULT_PASSWORD = "correct-horse-battery"
 _sequence = itertools.count()
 
 

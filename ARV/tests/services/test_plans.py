@@ -1,0 +1,63 @@
+"""Plans: the limits a company gets and the features it may use."""
+
+import pytest
+
+from app.core.exceptions import ErrorCode, QuotaExceededError
+from app.models import Company
+from app.services.plans import DEFAULT_PLAN, PLANS, Feature, limits_for, require_feature
+
+
+def company_on(plan: str) -> Company:
+    return Company(name="Acme", slug="acme", plan=plan, settings={})
+
+
+@pytest.mark.parametrize("plan", ["free", "pro", "business"])
+def test_limits_for_a_known_plan(plan: str) -> None:
+    limits = limits_for(company_on(plan))
+    assert limits is PLANS[plan]
+    assert limits.code == plan
+
+
+@pytest.mark.parametrize("plan", ["enterprise", "", "FREE", "Business "])
+def test_limits_for_an_unknown_plan_fall_back_to_free(plan: str) -> None:
+    assert DEFAULT_PLAN == "free"
+    assert limits_for(company_on(plan)) is PLANS["free"]
+
+
+def test_plans_grow_from_free_to_business() -> None:
+    free, pro, business = PLANS["free"], PLANS["pro"], PLANS["business"]
+    assert free.max_members == 3
+    assert free.max_members < pro.max_members < business.max_members
+    assert free.storage_bytes < pro.storage_bytes < business.storage_bytes
+    assert free.max_ar_contents < pro.max_ar_contents < business.max_ar_contents
+    assert free.features <= pro.features <= business.features
+    assert business.features == frozenset(Feature)
+
+
+@pytest.mark.parametrize("feature", list(Feature))
+def test_require_feature_refuses_a_free_company(feature: Feature) -> None:
+    with pytest.raises(QuotaExceededError) as caught:
+        require_feature(company_on("free"), feature)
+    assert caught.value.code is ErrorCode.QUOTA_EXCEEDED
+    assert caught.value.code.status == 402
+    assert caught.value.details == {"feature": feature.value, "plan": "free"}
+    assert feature.value in caught.value.message
+
+
+@pytest.mark.parametrize("feature", list(Feature))
+def test_require_feature_passes_for_business(feature: Feature) -> None:
+    require_feature(company_on("business"), feature)
+
+
+def test_require_feature_follows_the_pro_plan() -> None:
+    pro = company_on("pro")
+    require_feature(pro, Feature.HLS)
+    require_feature(pro, Feature.ANALYTICS)
+    with pytest.raises(QuotaExceededError):
+        require_feature(pro, Feature.CUSTOM_BRANDING)
+
+
+def test_require_feature_on_an_unknown_plan_uses_free() -> None:
+    with pytest.raises(QuotaExceededError) as caught:
+        require_feature(company_on("legacy"), Feature.HLS)
+    assert "free" in caught.value.message
