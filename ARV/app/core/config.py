@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     REFRESH_TOKEN_TTL_DAYS: int = Field(default=30, ge=1, le=365)
     REFRESH_REUSE_GRACE_SECONDS: int = Field(default=10, ge=0, le=120)
     REFRESH_COOKIE_ENABLED: bool = False
-    REFRESH_COOKIE_SECURE: bool = True
+    COOKIE_SECURE: bool = True
     EMAIL_VERIFICATION_TTL_HOURS: int = Field(default=48, ge=1)
     PASSWORD_RESET_TTL_MINUTES: int = Field(default=60, ge=5)
     INVITATION_TTL_DAYS: int = Field(default=7, ge=1, le=90)

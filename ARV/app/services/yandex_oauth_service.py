@@ -47,6 +47,12 @@ FULL_NAME_MAX_LENGTH = 200
 FALLBACK_EMAIL_DOMAIN = "yandex.ru"
 
 
+@dataclass(frozen=True, slots=True)
+class AuthorizationRedirect:
+    url: str
+    state: str
+
+
 class YandexNotConfiguredError(ServiceUnavailableError):
     default_message = "Yandex sign-in is not configured on this server."
 
@@ -108,8 +114,9 @@ class YandexOAuthService:
 
     # -- start -----------------------------------------------------------------------------
 
-    def authorization_url(self) -> str:
-        """Store a fresh state and PKCE verifier; the Yandex URL to send the user to."""
+    def authorization_url(self) -> "AuthorizationRedirect":
+        """Store a fresh state and PKCE verifier; the Yandex URL to send the user to, and
+        the state the browser must present again at the callback."""
         self._ensure_enabled()
         state = new_opaque_token()
         verifier = secrets.token_urlsafe(PKCE_VERIFIER_BYTES)
@@ -131,7 +138,8 @@ class YandexOAuthService:
             "code_challenge": pkce_challenge(verifier),
             "code_challenge_method": "S256",
         }
-        return str(httpx.URL(self.settings.YANDEX_AUTHORIZE_URL).copy_merge_params(params))
+        url = str(httpx.URL(self.settings.YANDEX_AUTHORIZE_URL).copy_merge_params(params))
+        return AuthorizationRedirect(url=url, state=state)
 
     # -- callback --------------------------------------------------------------------------
 
@@ -145,8 +153,13 @@ class YandexOAuthService:
             details={"provider_error": error},
         )
 
-    def complete(self, code: str, state: str) -> IssuedTokens:
+    def complete(self, code: str, state: str, browser_state: str | None) -> IssuedTokens:
+        """Finish the sign-in. `browser_state` is the state the starting browser kept in a
+        cookie: without it, anyone holding a valid state and code could sign a victim's
+        browser into the attacker's account (login CSRF)."""
         self._ensure_enabled()
+        if not browser_state or not secrets.compare_digest(browser_state, state):
+            raise OAuthStateError("This sign-in was started in another browser; start again.")
         verifier = self._claim_state(state)
         with _claim_kept_on_refusal():
             profile = self._fetch_profile(code, verifier)

@@ -204,7 +204,7 @@ def test_refresh_token_in_an_httponly_cookie(
     client: TestClient, db: Session, app: Any, settings: Settings
 ) -> None:
     app.state.settings = settings.model_copy(
-        update={"REFRESH_COOKIE_ENABLED": True, "REFRESH_COOKIE_SECURE": False}
+        update={"REFRESH_COOKIE_ENABLED": True, "COOKIE_SECURE": False}
     )
     user = make_user(db)
     response = client.post(

@@ -64,6 +64,8 @@ def yandex_settings(settings: Settings, fake_yandex: FakeYandex) -> Settings:
             "YANDEX_USERINFO_URL": f"{fake_yandex.base_url}/info",
             # Counters in Redis outlive each test; keep them out of the way here.
             "AUTH_RATE_LIMIT_PER_IP": 100_000,
+            # The test client speaks plain HTTP; a Secure cookie would never come back.
+            "COOKIE_SECURE": False,
         }
     )
 
@@ -104,6 +106,13 @@ class YandexFlow:
 
     def callback(self, state: str, code: str) -> httpx2.Response:
         return self.client.get(CALLBACK, params={"code": code, "state": state})
+
+    def callback_holding(self, state: str, code: str) -> httpx2.Response:
+        """The callback from a browser whose state cookie matches `state`, so what is
+        tested is the server-side state record, not the browser binding."""
+        self.client.cookies.clear()
+        self.client.cookies.set("arv_oauth_state", state, path="/api/v1/auth/yandex")
+        return self.callback(state, code)
 
     def sign_in(self) -> httpx2.Response:
         return self.callback(*self.start())
@@ -350,7 +359,7 @@ def test_other_yandex_errors_are_refused(flow: YandexFlow) -> None:
 def test_unknown_state_is_refused(flow: YandexFlow, db: Session) -> None:
     _, code = flow.start()
 
-    error = assert_error(flow.callback("not-a-state-we-issued", code), 400, "bad_request")
+    error = assert_error(flow.callback_holding("not-a-state-we-issued", code), 400, "bad_request")
 
     assert error["message"] == INVALID_STATE
     assert flow.fake.requests_to("/token") == []
@@ -368,7 +377,8 @@ def test_replayed_state_is_refused(flow: YandexFlow) -> None:
     state, code = flow.start()
     assert flow.callback(state, code).status_code == 200
 
-    error = assert_error(flow.callback(state, flow.fake.issue_code("x")), 400, "bad_request")
+    replay = flow.callback_holding(state, flow.fake.issue_code("x"))
+    error = assert_error(replay, 400, "bad_request")
 
     assert error["message"] == INVALID_STATE
     assert len(flow.fake.requests_to("/token")) == 1
@@ -393,7 +403,7 @@ def test_state_from_another_login_does_not_fit_the_code(flow: YandexFlow, db: Se
     state, _ = flow.start()
     _, other_code = flow.start()  # issued for the other login's PKCE challenge
 
-    assert_error(flow.callback(state, other_code), 401, "unauthenticated")
+    assert_error(flow.callback_holding(state, other_code), 401, "unauthenticated")
 
     assert users_with_email(db, YANDEX_EMAIL) == 0
 
@@ -495,3 +505,24 @@ def test_frontend_redirect_carries_tokens_in_the_fragment(
     assert fragment.keys() == {"access_token", "refresh_token", "expires_in"}
     assert fragment["expires_in"] == str(yandex_settings.ACCESS_TOKEN_TTL_SECONDS)
     assert me(client, fragment["access_token"])["email"] == YANDEX_EMAIL
+
+
+def test_a_callback_from_another_browser_is_refused(
+    flow: YandexFlow, client_for: ClientFactory, yandex_settings: Settings, db: Session
+) -> None:
+    """Login CSRF: an attacker's own valid state and code, replayed in a victim's browser
+    (which never started this sign-in), must not sign the victim in."""
+    state, code = flow.start()
+    victim = client_for(yandex_settings)
+    response = victim.get(CALLBACK, params={"code": code, "state": state})
+    error = assert_error(response, 400, "bad_request")
+    assert "another browser" in error["message"]
+    assert flow.callback(state, code).status_code == 200  # the real browser still can
+
+
+def test_the_state_cookie_is_httponly_lax_and_scoped(flow: YandexFlow) -> None:
+    cookie = flow.client.get(LOGIN).headers["set-cookie"]
+    assert cookie.startswith("arv_oauth_state=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert "Path=/api/v1/auth/yandex" in cookie

@@ -40,7 +40,7 @@ def token_response(tokens: IssuedTokens, settings: Settings, response: Response)
             expires=tokens.refresh_expires_at,
             path=REFRESH_COOKIE_PATH,
             httponly=True,
-            secure=settings.REFRESH_COOKIE_SECURE,
+            secure=settings.COOKIE_SECURE,
             samesite="strict",
         )
     return TokenPair(

@@ -3,7 +3,7 @@
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Cookie, Depends, Query, Response, status
 from fastapi.responses import RedirectResponse
 
 from app.api.deps import AuthServiceDep, DbSession, SettingsDep
@@ -19,6 +19,8 @@ router = APIRouter(prefix="/auth/yandex", tags=["auth"])
 
 # Token-bearing answers must not be kept by browsers or proxies.
 NO_STORE = {"Cache-Control": "no-store"}
+STATE_COOKIE = "arv_oauth_state"
+STATE_COOKIE_PATH = "/api/v1/auth/yandex"
 
 
 def get_yandex_service(
@@ -56,10 +58,22 @@ CALLBACK_RESPONSES: OpenApiResponses = {
         {429: "Too many attempts; see Retry-After.", 503: "Yandex sign-in is not configured."}
     ),
 )
-def yandex_login(yandex: YandexServiceDep) -> RedirectResponse:
-    return RedirectResponse(
-        yandex.authorization_url(), status_code=status.HTTP_302_FOUND, headers=NO_STORE
+def yandex_login(yandex: YandexServiceDep, settings: SettingsDep) -> RedirectResponse:
+    authorization = yandex.authorization_url()
+    redirect = RedirectResponse(
+        authorization.url, status_code=status.HTTP_302_FOUND, headers=NO_STORE
     )
+    # Lax, not Strict: the callback arrives as a top-level navigation from Yandex's site.
+    redirect.set_cookie(
+        STATE_COOKIE,
+        authorization.state,
+        max_age=settings.OAUTH_STATE_TTL_SECONDS,
+        path=STATE_COOKIE_PATH,
+        httponly=True,
+        secure=settings.COOKIE_SECURE,
+        samesite="lax",
+    )
+    return redirect
 
 
 @router.get(
@@ -79,12 +93,14 @@ def yandex_callback(
     code: Annotated[str | None, Query(max_length=1000)] = None,
     state: Annotated[str | None, Query(max_length=200)] = None,
     error: Annotated[str | None, Query(max_length=100)] = None,
+    browser_state: Annotated[str | None, Cookie(alias=STATE_COOKIE, max_length=200)] = None,
 ) -> TokenPair | RedirectResponse:
+    response.delete_cookie(STATE_COOKIE, path=STATE_COOKIE_PATH)
     if error:
         raise yandex.refusal(error)
     if not code or not state:
         raise OAuthStateError()
-    tokens = yandex.complete(code, state)
+    tokens = yandex.complete(code, state, browser_state)
     if settings.OAUTH_FRONTEND_REDIRECT_URL:
         return frontend_redirect(tokens, settings, settings.OAUTH_FRONTEND_REDIRECT_URL)
     response.headers.update(NO_STORE)
