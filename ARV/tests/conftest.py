@@ -29,6 +29,9 @@ os.environ.update(
     REDIS_URL=TEST_REDIS_URL,
     VAR_DIR=str(TEST_VAR_DIR),
     STORAGE_PROVIDER="local",
+    # The cheapest bcrypt cost: hashing speed is not under test, and cost 12 on every test
+    # user would dominate the run. Production refuses less than 12.
+    PASSWORD_HASH_ROUNDS="4",
 )
 
 # The application reads its settings at import; the environment above must come first.

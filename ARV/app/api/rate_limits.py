@@ -4,7 +4,7 @@
 429 with `Retry-After` once a client IP has made AUTH_RATE_LIMIT_PER_IP requests within
 AUTH_RATE_LIMIT_WINDOW_SECONDS. Each scope is counted separately, so a client that
 exhausts "login" can still reach "password-reset". Scopes in use: "login", "register",
-"password-reset", "refresh", "oauth-callback".
+"password-reset", "refresh", "oauth-login", "oauth-callback".
 
     @router.post("/login", dependencies=[Depends(limit_per_ip("login"))])
 

@@ -5,6 +5,7 @@ Every setting is typed and documented in the README's configuration table. Defau
 `ENV=production` refuses the defaults that would be unsafe there.
 """
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -16,6 +17,7 @@ ARV_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_VAR_DIR = ARV_DIR / "var"
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-in-production"  # noqa: S105
 MIN_PRODUCTION_SECRET_LENGTH = 32
+MIN_PRODUCTION_HASH_ROUNDS = 12
 
 
 class Settings(BaseSettings):
@@ -50,8 +52,10 @@ class Settings(BaseSettings):
     # Signing keys by key id, as JSON ({"2026-11": "..."}); empty means one key derived from
     # SECRET_KEY. New tokens use JWT_ACTIVE_KEY_ID; every listed key still verifies, so a
     # key can rotate without logging anyone out.
-    JWT_SIGNING_KEYS: dict[str, SecretStr] = {}
+    JWT_SIGNING_KEYS: Annotated[dict[str, SecretStr], NoDecode] = {}
     JWT_ACTIVE_KEY_ID: str | None = None
+    # bcrypt cost: 2**rounds iterations. Tests lower it; production refuses less than 12.
+    PASSWORD_HASH_ROUNDS: int = Field(default=12, ge=4, le=16)
     ACCESS_TOKEN_TTL_SECONDS: int = Field(default=900, ge=60, le=86400)
     REFRESH_TOKEN_TTL_DAYS: int = Field(default=30, ge=1, le=365)
     REFRESH_REUSE_GRACE_SECONDS: int = Field(default=10, ge=0, le=120)
@@ -87,6 +91,18 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("JWT_SIGNING_KEYS", mode="before")
+    @classmethod
+    def _parse_signing_keys(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return {}
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError('must be JSON such as {"2026-11": "<secret>"}') from error
+
     @field_validator("REDIS_URL", "S3_ENDPOINT_URL", "S3_BUCKET", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -107,8 +123,10 @@ class Settings(BaseSettings):
                 "CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT, otherwise Redis "
                 "redelivers long tasks to a second worker while the first is still running"
             )
-        if self.JWT_SIGNING_KEYS and self.JWT_ACTIVE_KEY_ID not in self.JWT_SIGNING_KEYS:
+        if self.JWT_ACTIVE_KEY_ID and self.JWT_ACTIVE_KEY_ID not in self.JWT_SIGNING_KEYS:
             raise ValueError("JWT_ACTIVE_KEY_ID must name one of JWT_SIGNING_KEYS")
+        if self.JWT_SIGNING_KEYS and not self.JWT_ACTIVE_KEY_ID:
+            raise ValueError("JWT_SIGNING_KEYS needs JWT_ACTIVE_KEY_ID to pick the signing key")
         if self.STORAGE_PROVIDER == "s3" and not self.S3_BUCKET:
             raise ValueError("STORAGE_PROVIDER=s3 needs S3_BUCKET")
         return self
@@ -124,6 +142,8 @@ class Settings(BaseSettings):
                 f"SECRET_KEY must be set to a random value of at least "
                 f"{MIN_PRODUCTION_SECRET_LENGTH} characters"
             )
+        if self.PASSWORD_HASH_ROUNDS < MIN_PRODUCTION_HASH_ROUNDS:
+            problems.append(f"PASSWORD_HASH_ROUNDS must be at least {MIN_PRODUCTION_HASH_ROUNDS}")
         if not self.DATABASE_URL.startswith("postgresql"):
             problems.append("DATABASE_URL must point to PostgreSQL")
         if "*" in self.CORS_ORIGINS:

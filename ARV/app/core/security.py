@@ -6,11 +6,12 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from jose import JWTError, jwt
 from passlib.context import CryptContext
 
-from app.core.config import Settings
+from app.core.config import Settings, get_settings
 
 JWT_ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
@@ -18,7 +19,14 @@ CLOCK_LEEWAY_SECONDS = 30
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_BYTES = 72  # bcrypt ignores everything past 72 bytes
 
-_passwords = CryptContext(schemes=["bcrypt"], deprecated="auto", bcrypt__rounds=12)
+
+@lru_cache
+def _password_context(rounds: int) -> CryptContext:
+    return CryptContext(schemes=["bcrypt"], deprecated="auto", bcrypt__rounds=rounds)
+
+
+def _passwords() -> CryptContext:
+    return _password_context(get_settings().PASSWORD_HASH_ROUNDS)
 
 
 class InvalidTokenError(Exception):
@@ -34,15 +42,15 @@ class AccessClaims:
 
 
 def hash_password(password: str) -> str:
-    return _passwords.hash(password)
+    return _passwords().hash(password)
 
 
 def verify_password(password: str, hashed: str | None) -> bool:
     if hashed is None:
         # Still spend the hashing time, so timing does not reveal password-less accounts.
-        _passwords.dummy_verify()
+        _passwords().dummy_verify()
         return False
-    return _passwords.verify(password, hashed)
+    return _passwords().verify(password, hashed)
 
 
 def new_opaque_token() -> str:

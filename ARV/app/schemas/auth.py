@@ -3,14 +3,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, EmailStr, Field
 
-from app.schemas.common import RequestSchema, ResponseSchema
+from app.schemas.common import PasswordInput, RequestSchema, ResponseSchema
+from app.schemas.user import NEW_PASSWORD_RULES
 
 OpaqueToken = Field(min_length=16, max_length=200)
 
 
 class LoginRequest(RequestSchema):
     email: EmailStr = Field(max_length=320)
-    password: str = Field(min_length=1, max_length=200)
+    password: PasswordInput
 
 
 class RefreshRequest(RequestSchema):
@@ -32,14 +33,16 @@ class PasswordResetRequest(RequestSchema):
 
 class PasswordReset(RequestSchema):
     token: str = OpaqueToken
-    new_password: str = Field(min_length=1, max_length=200)
+    new_password: PasswordInput = Field(description=NEW_PASSWORD_RULES)
 
 
 class TokenPair(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int = Field(description="Seconds until the access token expires.")
-    refresh_token: str
+    refresh_token: str | None = Field(
+        description="Absent when REFRESH_COOKIE_ENABLED: it is then only in the HttpOnly cookie."
+    )
     refresh_expires_at: datetime
     session_id: uuid.UUID
 

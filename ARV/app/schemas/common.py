@@ -1,8 +1,8 @@
 """Schemas every domain shares: the error envelope, list pages, base request/response."""
 
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class RequestSchema(BaseModel):
@@ -10,6 +10,12 @@ class RequestSchema(BaseModel):
     `company_id`, a role or a status by adding a field."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# Passwords are taken exactly as typed: the request-wide whitespace stripping must not apply.
+PasswordInput = Annotated[
+    str, StringConstraints(strip_whitespace=False, min_length=1, max_length=200)
+]
 
 
 class ResponseSchema(BaseModel):

@@ -3,9 +3,9 @@ from datetime import datetime
 
 from pydantic import EmailStr, Field
 
-from app.schemas.common import RequestSchema, ResponseSchema
+from app.schemas.common import PasswordInput, RequestSchema, ResponseSchema
 
-Password = Field(min_length=1, max_length=200, description="8 to 72 bytes; not a common password.")
+NEW_PASSWORD_RULES = "At least 8 characters and at most 72 bytes; not a common password."  # noqa: S105
 
 
 class UserResponse(ResponseSchema):
@@ -22,11 +22,11 @@ class UserUpdate(RequestSchema):
 
 
 class PasswordChange(RequestSchema):
-    current_password: str = Field(min_length=1, max_length=200)
-    new_password: str = Password
+    current_password: PasswordInput
+    new_password: PasswordInput = Field(description=NEW_PASSWORD_RULES)
 
 
 class RegisterRequest(RequestSchema):
     email: EmailStr = Field(max_length=320)
-    password: str = Password
+    password: PasswordInput = Field(description=NEW_PASSWORD_RULES)
     full_name: str = Field(default="", max_length=200)

@@ -63,9 +63,12 @@ class AuthService:
     def register(self, email: str, password: str, full_name: str) -> None:
         """Create the account, or tell the owner of an existing one by email. The answer
         is the same either way, so sign-up never reveals which addresses have accounts."""
-        self.check_password(password, email)
+        self.check_password(password, email, field="password")
         existing = self.users.get_by_email(email)
         if existing is not None:
+            # Spend the same hashing time as a real sign-up, so the response time does not
+            # reveal that the address has an account either.
+            hash_password(password)
             self._send(emails.account_exists_email(self.settings, existing.email))
             return
         user = self.users.create(email, password, full_name=full_name)
@@ -215,13 +218,13 @@ class AuthService:
 
     # -- passwords -----------------------------------------------------------------------
 
-    def check_password(self, password: str, email: str) -> None:
+    def check_password(self, password: str, email: str, *, field: str = "new_password") -> None:
         problem = password_problem(
             password, email=email, min_length=PASSWORD_MIN_LENGTH, max_bytes=PASSWORD_MAX_BYTES
         )
         if problem:
             raise ValidationFailedError(
-                problem, details=[{"loc": ["body", "password"], "message": problem}]
+                problem, details=[{"loc": ["body", field], "message": problem}]
             )
 
     def change_password(

@@ -129,6 +129,34 @@ def test_repeated_failures_lock_the_account_temporarily(
     assert int(locked.headers["retry-after"]) > 0
 
 
+def test_passwords_are_taken_exactly_as_typed(client: TestClient) -> None:
+    email, padded = unique_email(), "  spaced passphrase  "
+    client.post("/api/v1/auth/register", json={"email": email, "password": padded})
+    assert login(client, email, padded)["token_type"] == "bearer"
+    form = client.post("/api/v1/auth/login/form", data={"username": email, "password": padded})
+    assert form.status_code == 200
+    trimmed = client.post("/api/v1/auth/login", json={"email": email, "password": padded.strip()})
+    assert trimmed.status_code == 401
+
+
+def test_token_responses_are_not_cached(client: TestClient, db: Session) -> None:
+    response = client.post(
+        "/api/v1/auth/login", json={"email": make_user(db).email, "password": DEFAULT_PASSWORD}
+    )
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_weak_new_password_names_the_field(client: TestClient, db: Session) -> None:
+    tokens = login(client, make_user(db).email)
+    response = client.post(
+        "/api/v1/users/me/password",
+        json={"current_password": DEFAULT_PASSWORD, "new_password": "password1"},
+        headers=bearer(tokens),
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["loc"] == ["body", "new_password"]
+
+
 def test_oauth2_form_login_for_the_docs_authorize_button(client: TestClient, db: Session) -> None:
     user = make_user(db)
     response = client.post(
@@ -215,8 +243,14 @@ def test_refresh_token_in_an_httponly_cookie(
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
     assert "Path=/api/v1/auth" in cookie
-    rotated = client.post("/api/v1/auth/refresh", json={})
+    assert response.json()["refresh_token"] is None  # only in the cookie, out of scripts' reach
+    rotated = client.post("/api/v1/auth/refresh")
     assert rotated.status_code == 200
+    assert rotated.headers["cache-control"] == "no-store"
+    logout = client.post("/api/v1/auth/logout")
+    assert logout.status_code == 204
+    assert 'arv_refresh=""' in logout.headers["set-cookie"]
+    assert client.post("/api/v1/auth/refresh").status_code == 401
 
 
 # -- sessions ----------------------------------------------------------------------------

@@ -447,6 +447,19 @@ def test_audit_logs_show_only_this_company(
     assert logs["items"][0]["entity_id"] == mine["id"]
 
 
+def test_audit_log_time_filters_need_a_time_zone(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
+    _, headers = signed_in(db, settings)
+    url = f"{COMPANIES}/{create(client, headers, 'Zoned')['id']}/audit-logs"
+    naive = client.get(url, params={"since": "2026-01-01T00:00:00"}, headers=headers)
+    assert naive.status_code == 422
+    assert naive.json()["error"]["details"][0]["loc"] == ["query", "since"]
+    zoned = client.get(url, params={"since": "2026-01-01T00:00:00+03:00"}, headers=headers)
+    assert zoned.status_code == 200
+    assert zoned.json()["total"] == 1
+
+
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [(Role.OWNER, True), (Role.ADMIN, True), (Role.EDITOR, False), (Role.VIEWER, False)],

@@ -19,6 +19,7 @@ def production(**overrides: Any) -> Settings:
         "SECRET_KEY": STRONG_SECRET,
         "DATABASE_URL": POSTGRES_URL,
         "CORS_ORIGINS": "https://app.example.com",
+        "PASSWORD_HASH_ROUNDS": 12,
     }
     return make(**(values | overrides))
 
@@ -95,3 +96,21 @@ def test_wrong_types_are_refused_with_the_setting_named() -> None:
 
 def test_secret_key_is_not_shown_in_repr() -> None:
     assert STRONG_SECRET not in repr(production())
+
+
+def test_jwt_keys_and_active_key_must_agree() -> None:
+    with pytest.raises(ValidationError, match="JWT_ACTIVE_KEY_ID must name"):
+        make(JWT_ACTIVE_KEY_ID="2026-11")
+    with pytest.raises(ValidationError, match="needs JWT_ACTIVE_KEY_ID"):
+        make(JWT_SIGNING_KEYS='{"2026-11": "' + "k" * 40 + '"}')
+    assert (
+        make(
+            JWT_SIGNING_KEYS='{"2026-11": "' + "k" * 40 + '"}', JWT_ACTIVE_KEY_ID="2026-11"
+        ).jwt_active_key_id
+        == "2026-11"
+    )
+
+
+def test_production_refuses_a_cheap_password_hash() -> None:
+    with pytest.raises(ValidationError, match="PASSWORD_HASH_ROUNDS"):
+        production(PASSWORD_HASH_ROUNDS=4)

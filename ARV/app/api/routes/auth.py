@@ -33,6 +33,9 @@ LIMITED = error_responses({429: "Too many attempts; see Retry-After."})
 
 
 def token_response(tokens: IssuedTokens, settings: Settings, response: Response) -> TokenPair:
+    """The token pair; in cookie mode the refresh token travels only in the HttpOnly cookie,
+    where page scripts cannot read it."""
+    response.headers["Cache-Control"] = "no-store"
     if settings.REFRESH_COOKIE_ENABLED:
         response.set_cookie(
             REFRESH_COOKIE,
@@ -46,7 +49,7 @@ def token_response(tokens: IssuedTokens, settings: Settings, response: Response)
     return TokenPair(
         access_token=tokens.access_token,
         expires_in=settings.ACCESS_TOKEN_TTL_SECONDS,
-        refresh_token=tokens.refresh_token,
+        refresh_token=None if settings.REFRESH_COOKIE_ENABLED else tokens.refresh_token,
         refresh_expires_at=tokens.refresh_expires_at,
         session_id=tokens.session_id,
     )
@@ -103,13 +106,13 @@ def login_form(
     responses=UNAUTHORIZED | LIMITED,
 )
 def refresh(
-    body: RefreshRequest,
     auth: AuthServiceDep,
     settings: SettingsDep,
     response: Response,
+    body: RefreshRequest | None = None,
     cookie_token: Annotated[str | None, Cookie(alias=REFRESH_COOKIE, max_length=200)] = None,
 ) -> TokenPair:
-    token = body.refresh_token or cookie_token
+    token = (body and body.refresh_token) or cookie_token
     if not token:
         raise AuthenticationError("Send the refresh token in the body or the cookie.")
     return token_response(auth.refresh(token), settings, response)
@@ -117,15 +120,22 @@ def refresh(
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End this session")
 def logout(
-    body: RefreshRequest,
     auth: AuthServiceDep,
+    settings: SettingsDep,
     response: Response,
+    body: RefreshRequest | None = None,
     cookie_token: Annotated[str | None, Cookie(alias=REFRESH_COOKIE, max_length=200)] = None,
 ) -> None:
-    token = body.refresh_token or cookie_token
+    token = (body and body.refresh_token) or cookie_token
     if token:
         auth.logout(token)
-    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
+    response.delete_cookie(
+        REFRESH_COOKIE,
+        path=REFRESH_COOKIE_PATH,
+        httponly=True,
+        secure=settings.COOKIE_SECURE,
+        samesite="strict",
+    )
 
 
 @router.get("/sessions", summary="Signed-in devices", responses=UNAUTHORIZED)

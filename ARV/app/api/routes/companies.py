@@ -5,10 +5,10 @@ company you do not belong to answers 404, and a role without the needed permissi
 """
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from pydantic import AwareDatetime
 
 from app.api.deps import (
     CurrentUser,
@@ -246,8 +246,8 @@ def list_audit_logs(
     action: Annotated[str | None, Query(max_length=64, examples=["member.role_changed"])] = None,
     actor_user_id: uuid.UUID | None = None,
     entity_type: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[AwareDatetime | None, Query(description="With a time zone.")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="With a time zone.")] = None,
 ) -> Page[AuditLogResponse]:
     result = AuditService(db).list_for_company(
         ctx.company_id,
