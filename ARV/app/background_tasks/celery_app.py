@@ -12,12 +12,13 @@ from celery import Celery
 from celery.signals import setup_logging, worker_process_init
 from kombu import Queue
 
-from app.background_tasks.names import ALL_QUEUES, QUEUE_DEFAULT
+from app.background_tasks.names import ALL_QUEUES, AUTH_PURGE_EXPIRED, QUEUE_DEFAULT
 from app.core.config import Settings, get_settings
 from app.core.database import get_engine
 from app.core.logging import configure_logging
 
-TASK_MODULES = ["app.background_tasks.system_tasks"]
+TASK_MODULES = ["app.background_tasks.system_tasks", "app.background_tasks.auth_tasks"]
+HOURLY = 3600.0
 
 
 def _broker_options(settings: Settings) -> dict[str, Any]:
@@ -72,7 +73,13 @@ def build_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        "beat_schedule": {},
+        "beat_schedule": {
+            "purge-expired-auth-records": {
+                "task": AUTH_PURGE_EXPIRED,
+                "schedule": HOURLY,
+                "options": {"queue": QUEUE_DEFAULT, "expires": HOURLY},
+            },
+        },
         "timezone": "UTC",
         "enable_utc": True,
     }

@@ -2,22 +2,27 @@
 the zero-configuration filesystem broker."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from app.background_tasks.celery_app import create_celery_app
-from app.background_tasks.names import QUEUE_DEFAULT, SYSTEM_PING
+from app.background_tasks.names import AUTH_PURGE_EXPIRED, QUEUE_DEFAULT, SYSTEM_PING
 from app.core.config import Settings
 from tests.conftest import TEST_REDIS_URL
 from tests.support.processes import celery_worker_command, project_env, running
 
 
-def round_trip(settings: Settings, env: dict[str, str], log: Path) -> dict[str, str]:
+def round_trip(
+    settings: Settings, env: dict[str, str], log: Path, task: str = SYSTEM_PING
+) -> dict[str, Any]:
     producer = create_celery_app(settings)
-    with running(celery_worker_command(QUEUE_DEFAULT), env, log):
-        result = producer.send_task(SYSTEM_PING, queue=QUEUE_DEFAULT)
+    # Two pool processes: both are forked from the parent and must not share its sockets.
+    with running(celery_worker_command(QUEUE_DEFAULT, concurrency=2), env, log):
+        result = producer.send_task(task, queue=QUEUE_DEFAULT)
         try:
-            payload: dict[str, str] = result.get(timeout=60)
+            payload: dict[str, Any] = result.get(timeout=60)
         except Exception as error:
             raise AssertionError(
                 f"no result from the worker; its log:\n{log.read_text()}"
@@ -33,6 +38,15 @@ def test_worker_round_trip_on_redis(tmp_path: Path) -> None:
     payload = round_trip(settings, env, tmp_path / "worker.log")
     assert payload["pong"] == "ok"
     assert payload["hostname"]
+
+
+@pytest.mark.integration
+def test_worker_runs_database_tasks_on_postgresql(tmp_path: Path, engine: Engine) -> None:
+    redis_url = TEST_REDIS_URL.rsplit("/", 1)[0] + "/5"
+    settings = Settings(_env_file=None, REDIS_URL=redis_url, VAR_DIR=tmp_path)
+    env = project_env(REDIS_URL=redis_url, VAR_DIR=str(tmp_path))  # DATABASE_URL: the test DB
+    deleted = round_trip(settings, env, tmp_path / "worker.log", task=AUTH_PURGE_EXPIRED)
+    assert set(deleted) == {"oauth_states", "one_time_tokens", "auth_sessions"}
 
 
 @pytest.mark.integration
