@@ -47,6 +47,8 @@ from app.core.redis import get_redis  # noqa: E402
 from app.main import create_app  # noqa: E402
 from tests.support.databases import create_database, drop_database, migrate  # noqa: E402
 
+pytest_plugins = ["tests.support.rate_limiting"]
+
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:

@@ -1,6 +1,4 @@
 import logging
-import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -8,56 +6,14 @@ import redis
 from app.core.config import Settings
 from app.core.exceptions import RateLimitedError
 from app.core.logging import JsonFormatter
-from app.core.rate_limit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from app.core.rate_limit import RateLimiter, RedisRateLimiter
 from app.services.login_throttle import LOCKED_MESSAGE, LoginThrottle, account_key
-from tests.conftest import TEST_REDIS_URL
+from tests.support.rate_limiting import FakeClock
 
-THROTTLE_REDIS_URL = TEST_REDIS_URL.rsplit("/", 1)[0] + "/7"
 EMAIL = "Alice.Lock@Example.com"
 MAX_FAILURES = 3
 FAILURE_WINDOW = 60
 LOCKOUT = 120
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(THROTTLE_REDIS_URL)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def redis_prefix(redis_client: redis.Redis) -> Iterator[str]:
-    prefix = f"rl-test:{uuid.uuid4().hex}:"
-    yield prefix
-    keys = list(redis_client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        redis_client.delete(*keys)
-
-
-@pytest.fixture(params=["memory", "redis"])
-def limiter(request: pytest.FixtureRequest, clock: FakeClock) -> RateLimiter:
-    if request.param == "memory":
-        return MemoryRateLimiter(clock=clock)
-    client: redis.Redis = request.getfixturevalue("redis_client")
-    prefix: str = request.getfixturevalue("redis_prefix")
-    return RedisRateLimiter(client, prefix=prefix, clock=clock)
 
 
 @pytest.fixture
