@@ -8,7 +8,8 @@ TEST_DATABASE_URL (a maintenance database on the server) and TEST_REDIS_URL.
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -96,8 +97,7 @@ def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     session.close()
 
 
-@pytest.fixture
-def app(settings: Settings, session_factory: sessionmaker[Session]) -> FastAPI:
+def app_on_test_transaction(settings: Settings, session_factory: sessionmaker[Session]) -> FastAPI:
     app = create_app(settings)
 
     def test_db() -> Iterator[Session]:
@@ -109,6 +109,28 @@ def app(settings: Settings, session_factory: sessionmaker[Session]) -> FastAPI:
 
 
 @pytest.fixture
+def app(settings: Settings, session_factory: sessionmaker[Session]) -> FastAPI:
+    return app_on_test_transaction(settings, session_factory)
+
+
+@pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+
+
+ClientFactory = Callable[[Settings], TestClient]
+
+
+@pytest.fixture
+def client_for(session_factory: sessionmaker[Session]) -> Iterator[ClientFactory]:
+    """Clients of apps built with other settings, still on the test's transaction.
+    Redirects are returned, not followed, so tests can inspect them."""
+    with ExitStack() as clients:
+
+        def build(settings: Settings) -> TestClient:
+            app = app_on_test_transaction(settings, session_factory)
+            client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+            return clients.enter_context(client)
+
+        yield build

@@ -1,46 +1,16 @@
 import socket
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session, sessionmaker
 
-from app.api.deps import get_db
 from app.core.config import Settings
-from app.core.database import session_scope
-from app.main import create_app
+from tests.conftest import ClientFactory
 
 
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-ClientFactory = Callable[[Settings], TestClient]
-
-
-@pytest.fixture
-def client_for(session_factory: sessionmaker[Session]) -> Iterator[ClientFactory]:
-    """Clients for apps built with other settings, still on the test's transaction."""
-    clients: list[TestClient] = []
-
-    def build(settings: Settings) -> TestClient:
-        app = create_app(settings)
-
-        def test_db() -> Iterator[Session]:
-            with session_scope(session_factory) as session:
-                yield session
-
-        app.dependency_overrides[get_db] = test_db
-        client = TestClient(app, raise_server_exceptions=False).__enter__()
-        clients.append(client)
-        return client
-
-    yield build
-    for client in clients:
-        client.__exit__(None, None, None)
 
 
 def test_health_needs_no_dependency(client: TestClient) -> None:

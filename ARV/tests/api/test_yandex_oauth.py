@@ -2,7 +2,7 @@
 
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,16 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from app.api.deps import get_db
 from app.core.config import Settings
-from app.core.database import session_scope
 from app.core.security import hash_token
-from app.main import create_app
 from app.models import AuditLog, OAuthState, User
 from app.models.user import UserIdentity
 from app.utils.clock import utcnow
+from tests.conftest import ClientFactory
 from tests.support.factories import make_user
 from tests.support.fake_yandex import CLIENT_ID, CLIENT_SECRET, FakeYandex, s256
 
@@ -34,8 +32,6 @@ FRONTEND = "https://app.example.com/oauth/done"
 YANDEX_ID = "1130000012345678"
 YANDEX_EMAIL = "ivan.petrov@yandex.ru"
 INVALID_STATE = "The sign-in link is invalid or expired; start again."
-
-ClientFactory = Callable[[Settings], TestClient]
 
 
 def closed_port() -> int:
@@ -68,28 +64,6 @@ def yandex_settings(settings: Settings, fake_yandex: FakeYandex) -> Settings:
             "COOKIE_SECURE": False,
         }
     )
-
-
-@pytest.fixture
-def client_for(session_factory: sessionmaker[Session]) -> Iterator[ClientFactory]:
-    """Clients for apps built with other settings, still on the test's transaction."""
-    clients: list[TestClient] = []
-
-    def build(settings: Settings) -> TestClient:
-        app = create_app(settings)
-
-        def test_db() -> Iterator[Session]:
-            with session_scope(session_factory) as session:
-                yield session
-
-        app.dependency_overrides[get_db] = test_db
-        client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
-        clients.append(client.__enter__())
-        return client
-
-    yield build
-    for client in clients:
-        client.__exit__(None, None, None)
 
 
 @dataclass
