@@ -17,14 +17,12 @@ from app.core.logging import request_id_var
 from app.core.permissions import Action
 from app.core.rate_limit import get_rate_limiter
 from app.core.security import InvalidTokenError, decode_access_token
-from app.models.auth import AuthSession
 from app.models.user import User
-from app.services.auth_service import AuthService
+from app.services.auth_service import AuthService, live_session_user
 from app.services.company_service import resolve_company_context
 from app.services.context import CompanyContext, RequestMeta
 from app.services.login_throttle import LoginThrottle
 from app.services.pagination import PageParams
-from app.utils.clock import utcnow
 
 UNKNOWN_CLIENT_IP = "unknown"
 
@@ -109,19 +107,10 @@ def get_principal(
         claims = decode_access_token(settings, token)
     except InvalidTokenError as error:
         raise AuthenticationError("The access token is invalid or expired.") from error
-    # Checked on every request, so signing out or revoking a session takes effect at once
-    # rather than when the access token expires.
-    session = db.get(AuthSession, claims.session_id)
-    user = db.get(User, claims.user_id)
-    if (
-        session is None
-        or user is None
-        or session.user_id != user.id
-        or not session.is_live(utcnow())
-        or not user.is_active
-    ):
+    user = live_session_user(db, claims)
+    if user is None:
         raise AuthenticationError("This session has ended; sign in again.")
-    return Principal(user=user, session_id=session.id)
+    return Principal(user=user, session_id=claims.session_id)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

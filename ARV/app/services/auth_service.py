@@ -15,6 +15,7 @@ from app.core.mail import FileMailer, OutgoingEmail
 from app.core.security import (
     PASSWORD_MAX_BYTES,
     PASSWORD_MIN_LENGTH,
+    AccessClaims,
     create_access_token,
     hash_password,
     hash_token,
@@ -324,3 +325,15 @@ class AuthService:
         self.audit.record(
             action, entity_type="user", entity_id=user.id, actor_user_id=user.id, meta=self.meta
         )
+
+
+def live_session_user(db: Session, claims: AccessClaims) -> User | None:
+    """The user an access token speaks for, provided its session is still live and the
+    account active. Checked per request, so sign-out and revocation take effect at once."""
+    session = db.get(AuthSession, claims.session_id)
+    user = db.get(User, claims.user_id)
+    if session is None or user is None or session.user_id != user.id:
+        return None
+    if not session.is_live(utcnow()) or not user.is_active:
+        return None
+    return user

@@ -212,7 +212,9 @@ class MembershipService:
         )
 
 
-def accept_invitation(db: Session, user: User, token: str, meta: RequestMeta) -> Membership:
+def accept_invitation(
+    db: Session, user: User, token: str, meta: RequestMeta
+) -> tuple[Company, Membership]:
     """Join the company an invitation is for. The signed-in user's email must be the
     invited one, so a forwarded link cannot be used by somebody else."""
     now = utcnow()
@@ -237,7 +239,7 @@ def accept_invitation(db: Session, user: User, token: str, meta: RequestMeta) ->
         select(Membership).where(Membership.company_id == company.id, Membership.user_id == user.id)
     )
     if existing is not None:
-        return existing
+        return company, existing
     # The plan may have shrunk since the invitation was sent.
     ensure_seat_available(db, company, counting_open_invitations=False)
     membership = Membership(company_id=company.id, user_id=user.id, role=invitation.role)
@@ -252,7 +254,7 @@ def accept_invitation(db: Session, user: User, token: str, meta: RequestMeta) ->
         company_id=company.id,
         changes={"after": {"role": invitation.role.value}},
     )
-    return membership
+    return company, membership
 
 
 def ensure_seat_available(

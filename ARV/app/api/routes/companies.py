@@ -233,8 +233,7 @@ def resend_invitation(
 def accept(
     body: TokenRequest, user: CurrentUser, db: DbSession, meta: RequestMetaDep
 ) -> CompanyDetail:
-    membership = accept_invitation(db, user, body.token, meta)
-    company = db.get_one(Company, membership.company_id)
+    company, membership = accept_invitation(db, user, body.token, meta)
     return detail(company, membership.role)
 
 
