@@ -19,7 +19,8 @@ free_port() {
 }
 
 as_pg_user() {
-  if [ "$(id -u)" = 0 ]; then runuser -u "$pg_os_user" -- "$@"; else "$@"; fi
+  # From /: the unprivileged user may not be allowed into the current directory.
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u "$pg_os_user" -- "$@"); else "$@"; fi
 }
 
 start() {
