@@ -1,6 +1,7 @@
 """Password hashing, access JWTs and opaque tokens. All credential code lives here so the
 libraries behind it (passlib, python-jose) can be swapped in one place."""
 
+import base64
 import hashlib
 import secrets
 import uuid
@@ -18,6 +19,8 @@ ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
 CLOCK_LEEWAY_SECONDS = 30
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_BYTES = 72  # bcrypt ignores everything past 72 bytes
+# token_urlsafe(64) gives 86 characters of [A-Za-z0-9_-], inside RFC 7636's 43 to 128.
+PKCE_VERIFIER_BYTES = 64
 
 
 @lru_cache
@@ -61,6 +64,16 @@ def hash_token(token: str) -> str:
     # Opaque tokens carry 256 random bits, so a fast hash is enough to make a stolen
     # database useless for signing in; a slow password hash would add nothing.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_pkce_verifier() -> str:
+    return secrets.token_urlsafe(PKCE_VERIFIER_BYTES)
+
+
+def pkce_challenge(verifier: str) -> str:
+    """The S256 code challenge: base64url(sha256(verifier)) without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def create_access_token(

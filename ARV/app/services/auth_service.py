@@ -28,7 +28,7 @@ from app.services import emails
 from app.services.audit_service import AuditService
 from app.services.context import RequestMeta
 from app.services.login_throttle import LoginThrottle
-from app.services.user_service import UserService
+from app.services.user_service import EmailTakenError, UserService
 from app.utils.clock import utcnow
 from app.utils.passwords import password_problem
 
@@ -72,7 +72,10 @@ class AuthService:
             hash_password(password)
             self._send(emails.account_exists_email(self.settings, existing.email))
             return
-        user = self.users.create(email, password, full_name=full_name)
+        try:
+            user = self.users.create(email, password, full_name=full_name)
+        except EmailTakenError:
+            return  # a concurrent sign-up took the address; answer as for any taken one
         self._audit("user.registered", user)
         self._send_verification(user)
 

@@ -1,12 +1,17 @@
 """Users that exist outside any company: lookup and creation by email."""
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.exceptions import ConflictError
 from app.core.security import hash_password
 from app.models.user import User
 from app.utils.clock import utcnow
+
+
+class EmailTakenError(ConflictError):
+    default_message = "A user with this email already exists."
 
 
 def normalize_email(email: str) -> str:
@@ -30,7 +35,7 @@ class UserService:
         verified: bool = False,
     ) -> User:
         if self.get_by_email(email) is not None:
-            raise ConflictError("A user with this email already exists.")
+            raise EmailTakenError()
         user = User(
             email=normalize_email(email),
             hashed_password=hash_password(password) if password else None,
@@ -38,8 +43,14 @@ class UserService:
             is_superuser=is_superuser,
             email_verified_at=utcnow() if verified else None,
         )
-        self.db.add(user)
-        self.db.flush()
+        try:
+            with self.db.begin_nested():
+                self.db.add(user)
+                self.db.flush()
+        except IntegrityError as error:
+            # A concurrent request created the address between the check and the insert;
+            # the savepoint keeps the caller's transaction usable.
+            raise EmailTakenError() from error
         return user
 
     def update_profile(self, user: User, full_name: str) -> User:

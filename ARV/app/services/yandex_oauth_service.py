@@ -7,8 +7,6 @@ signs in the matching local user: the one already linked to this Yandex account,
 one whose verified email Yandex confirms, else a new account.
 """
 
-import base64
-import hashlib
 import logging
 import secrets
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
@@ -29,7 +28,7 @@ from app.core.exceptions import (
     ErrorCode,
     ServiceUnavailableError,
 )
-from app.core.security import hash_token, new_opaque_token
+from app.core.security import hash_token, new_opaque_token, new_pkce_verifier, pkce_challenge
 from app.models.auth import OAuthState
 from app.models.user import EMAIL_MAX_LENGTH, User, UserIdentity
 from app.services.auth_service import AuthService, IssuedTokens
@@ -40,8 +39,6 @@ logger = logging.getLogger(__name__)
 
 PROVIDER = "yandex"
 HTTP_TIMEOUT_SECONDS = 10.0
-# token_urlsafe(64) gives 86 characters of [A-Za-z0-9_-], inside RFC 7636's 43 to 128.
-PKCE_VERIFIER_BYTES = 64
 SUBJECT_MAX_LENGTH = 255
 FULL_NAME_MAX_LENGTH = 200
 FALLBACK_EMAIL_DOMAIN = "yandex.ru"
@@ -68,6 +65,10 @@ class YandexRejectedError(AuthenticationError):
 class OAuthCancelledError(AppError):
     code = ErrorCode.BAD_REQUEST
     default_message = "Sign-in with Yandex was cancelled."
+
+
+class ConcurrentSignInError(ConflictError):
+    default_message = "This Yandex account was just signed in from elsewhere; start again."
 
 
 class OAuthStateError(AppError):
@@ -119,7 +120,7 @@ class YandexOAuthService:
         the state the browser must present again at the callback."""
         self._ensure_enabled()
         state = new_opaque_token()
-        verifier = secrets.token_urlsafe(PKCE_VERIFIER_BYTES)
+        verifier = new_pkce_verifier()
         ttl = timedelta(seconds=self.settings.OAUTH_STATE_TTL_SECONDS)
         self.db.add(
             OAuthState(
@@ -276,23 +277,26 @@ class YandexOAuthService:
                 "An account with this email already exists; sign in with its password.",
                 details={"email": email},
             )
-        user = self.auth.users.create(
-            email, None, full_name=profile.full_name, verified=profile.default_email is not None
-        )
-        self._add_identity(user, profile)
+        # All or nothing: a refusal keeps only the state claim, never half an account.
+        with self.db.begin_nested():
+            user = self.auth.users.create(
+                email, None, full_name=profile.full_name, verified=profile.default_email is not None
+            )
+            self._add_identity(user, profile)
         self._audit("user.registered", user)
         return user
 
     def _add_identity(self, user: User, profile: YandexProfile) -> None:
-        self.db.add(
-            UserIdentity(
-                user_id=user.id,
-                provider=PROVIDER,
-                subject=profile.subject,
-                email=profile.default_email,
-            )
+        identity = UserIdentity(
+            user_id=user.id, provider=PROVIDER, subject=profile.subject, email=profile.default_email
         )
-        self.db.flush()
+        try:
+            with self.db.begin_nested():
+                self.db.add(identity)
+                self.db.flush()
+        except IntegrityError as error:
+            # A concurrent callback for the same Yandex account linked it first.
+            raise ConcurrentSignInError() from error
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -309,12 +313,6 @@ class YandexOAuthService:
             meta=self.auth.meta,
             changes={"provider": PROVIDER},
         )
-
-
-def pkce_challenge(verifier: str) -> str:
-    """The S256 code challenge: base64url(sha256(verifier)) without padding."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 @contextmanager

@@ -50,10 +50,6 @@ TENANT_ERRORS = error_responses(
 )
 
 
-def Ctx(action: Action) -> object:  # noqa: N802 - reads as a type in signatures
-    return company_context(action)
-
-
 def detail(company: Company, role: Role) -> CompanyDetail:
     limits = limits_for(company)
     return CompanyDetail.model_validate(
@@ -91,7 +87,7 @@ def list_companies(
     TENANT, summary="One company, with your role and the plan's limits", responses=TENANT_ERRORS
 )
 def read_company(
-    ctx: Annotated[CompanyContext, Ctx(Action.COMPANY_READ)],
+    ctx: Annotated[CompanyContext, company_context(Action.COMPANY_READ)],
 ) -> CompanyDetail:
     return detail(ctx.company, ctx.role)
 
@@ -99,7 +95,7 @@ def read_company(
 @router.patch(TENANT, summary="Rename or change settings", responses=TENANT_ERRORS)
 def update_company(
     body: CompanyUpdate,
-    ctx: Annotated[CompanyContext, Ctx(Action.COMPANY_UPDATE)],
+    ctx: Annotated[CompanyContext, company_context(Action.COMPANY_UPDATE)],
     db: DbSession,
 ) -> CompanyDetail:
     company = CompanyService(db, ctx.meta).update(ctx, body.name, body.settings)
@@ -110,14 +106,14 @@ def update_company(
     TENANT, status_code=status.HTTP_204_NO_CONTENT, summary="Delete (soft)", responses=TENANT_ERRORS
 )
 def delete_company(
-    ctx: Annotated[CompanyContext, Ctx(Action.COMPANY_DELETE)], db: DbSession
+    ctx: Annotated[CompanyContext, company_context(Action.COMPANY_DELETE)], db: DbSession
 ) -> None:
     CompanyService(db, ctx.meta).delete(ctx)
 
 
 @router.get(f"{TENANT}/members", summary="Members and their roles", responses=TENANT_ERRORS)
 def list_members(
-    ctx: Annotated[CompanyContext, Ctx(Action.MEMBER_READ)],
+    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_READ)],
     db: DbSession,
     settings: SettingsDep,
     page: PageParamsDep,
@@ -133,7 +129,7 @@ def list_members(
 def change_member_role(
     user_id: uuid.UUID,
     body: RoleChange,
-    ctx: Annotated[CompanyContext, Ctx(Action.MEMBER_MANAGE)],
+    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_MANAGE)],
     db: DbSession,
     settings: SettingsDep,
 ) -> MemberResponse:
@@ -149,7 +145,7 @@ def change_member_role(
 )
 def remove_member(
     user_id: uuid.UUID,
-    ctx: Annotated[CompanyContext, Ctx(Action.MEMBER_MANAGE)],
+    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_MANAGE)],
     db: DbSession,
     settings: SettingsDep,
 ) -> None:
@@ -163,7 +159,9 @@ def remove_member(
     responses=TENANT_ERRORS,
 )
 def leave_company(
-    ctx: Annotated[CompanyContext, Ctx(Action.COMPANY_READ)], db: DbSession, settings: SettingsDep
+    ctx: Annotated[CompanyContext, company_context(Action.COMPANY_READ)],
+    db: DbSession,
+    settings: SettingsDep,
 ) -> None:
     MembershipService(db, ctx, settings).leave()
 
@@ -176,7 +174,7 @@ def leave_company(
 )
 def create_invitation(
     body: InvitationCreate,
-    ctx: Annotated[CompanyContext, Ctx(Action.MEMBER_INVITE)],
+    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_INVITE)],
     db: DbSession,
     settings: SettingsDep,
 ) -> InvitationResponse:
@@ -186,7 +184,7 @@ def create_invitation(
 
 @router.get(f"{TENANT}/invitations", summary="Invitations", responses=TENANT_ERRORS)
 def list_invitations(
-    ctx: Annotated[CompanyContext, Ctx(Action.MEMBER_INVITE)],
+    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_INVITE)],
     db: DbSession,
     settings: SettingsDep,
     page: PageParamsDep,
@@ -204,7 +202,7 @@ def list_invitations(
 )
 def revoke_invitation(
     invitation_id: uuid.UUID,
-    ctx: Annotated[CompanyContext, Ctx(Action.MEMBER_INVITE)],
+    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_INVITE)],
     db: DbSession,
     settings: SettingsDep,
 ) -> None:
@@ -218,7 +216,7 @@ def revoke_invitation(
 )
 def resend_invitation(
     invitation_id: uuid.UUID,
-    ctx: Annotated[CompanyContext, Ctx(Action.MEMBER_INVITE)],
+    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_INVITE)],
     db: DbSession,
     settings: SettingsDep,
 ) -> InvitationResponse:
@@ -239,7 +237,7 @@ def accept(
 
 @router.get(f"{TENANT}/audit-logs", summary="Audit log, newest first", responses=TENANT_ERRORS)
 def list_audit_logs(
-    ctx: Annotated[CompanyContext, Ctx(Action.AUDIT_READ)],
+    ctx: Annotated[CompanyContext, company_context(Action.AUDIT_READ)],
     db: DbSession,
     page: PageParamsDep,
     action: Annotated[str | None, Query(max_length=64, examples=["member.role_changed"])] = None,
