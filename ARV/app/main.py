@@ -13,6 +13,7 @@ from app.api.router import api_router
 from app.api.routes import ops
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
+from app.core.storage import build_storage
 from app.middleware.metrics import MetricsMiddleware, RequestMetrics
 from app.middleware.request_context import RequestContextMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={422: {"model": ErrorResponse, "description": "Invalid request."}},
     )
     app.state.settings = settings
+    app.state.storage = build_storage(settings)
     app.state.metrics = RequestMetrics(CollectorRegistry())
 
     register_exception_handlers(app)
@@ -74,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=True,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID", "Retry-After"],
+        # ETag: a browser sending upload parts to local storage links names them by it.
+        expose_headers=["X-Request-ID", "Retry-After", "ETag"],
     )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.ENV == "production")
     return app

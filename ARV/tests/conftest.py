@@ -41,14 +41,18 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Connection, Engine  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from app.api.deps import get_db  # noqa: E402
+from app.api.deps import get_db, get_session_factory_dep  # noqa: E402
 from app.core.config import Settings, get_settings  # noqa: E402
 from app.core.database import get_engine, session_scope  # noqa: E402
 from app.core.redis import get_redis  # noqa: E402
 from app.main import create_app  # noqa: E402
 from tests.support.databases import create_database, drop_database, migrate  # noqa: E402
 
-pytest_plugins = ["tests.support.rate_limiting"]
+pytest_plugins = [
+    "tests.support.rate_limiting",
+    "tests.support.s3_server",
+    "tests.support.media",
+]
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +109,7 @@ def app_on_test_transaction(settings: Settings, session_factory: sessionmaker[Se
             yield session
 
     app.dependency_overrides[get_db] = test_db
+    app.dependency_overrides[get_session_factory_dep] = lambda: session_factory
     return app
 
 

@@ -4,7 +4,6 @@ ping over the filesystem broker, and Ctrl-C stopping every process."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -14,15 +13,9 @@ import pytest
 from app.background_tasks.celery_app import create_celery_app
 from app.background_tasks.names import SYSTEM_PING
 from app.core.config import Settings
-from tests.support.processes import REPO_ROOT, wait_until
+from tests.support.processes import REPO_ROOT, free_port, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def get(url: str) -> tuple[int, bytes]:

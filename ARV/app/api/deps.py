@@ -8,15 +8,16 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.core.database import session_scope
+from app.core.database import get_session_factory, session_scope
 from app.core.exceptions import AuthenticationError, PermissionDeniedError
 from app.core.logging import request_id_var
 from app.core.permissions import Action
 from app.core.rate_limit import get_rate_limiter
 from app.core.security import InvalidTokenError, decode_access_token
+from app.core.storage import StorageProvider
 from app.models.user import User
 from app.services.auth_service import AuthService, live_session_user
 from app.services.company_service import resolve_company_context
@@ -54,7 +55,20 @@ def get_page_params(
     return PageParams(limit=limit, offset=offset)
 
 
+def get_storage_dep(request: Request) -> StorageProvider:
+    storage: StorageProvider = request.app.state.storage
+    return storage
+
+
+def get_session_factory_dep() -> sessionmaker[Session]:
+    """For routes that work in several short units instead of one request transaction
+    (a streamed upload must not hold a connection while the bytes flow)."""
+    return get_session_factory()
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory_dep)]
+StorageDep = Annotated[StorageProvider, Depends(get_storage_dep)]
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 PageParamsDep = Annotated[PageParams, Depends(get_page_params)]
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import auth, companies, oauth, users
+from app.api.routes import auth, companies, oauth, storage, storage_links, users, videos
 
 API_V1_PREFIX = "/api/v1"
 
@@ -11,3 +11,6 @@ api_router.include_router(auth.router)
 api_router.include_router(oauth.router)
 api_router.include_router(users.router)
 api_router.include_router(companies.router)
+api_router.include_router(storage.router)
+api_router.include_router(videos.router)
+api_router.include_router(storage_links.router)

@@ -12,13 +12,25 @@ from celery import Celery
 from celery.signals import setup_logging, worker_process_init
 from kombu import Queue
 
-from app.background_tasks.names import ALL_QUEUES, AUTH_PURGE_EXPIRED, QUEUE_DEFAULT
+from app.background_tasks.names import (
+    ALL_QUEUES,
+    AUTH_PURGE_EXPIRED,
+    QUEUE_DEFAULT,
+    STORAGE_PURGE_ABANDONED_UPLOADS,
+    VIDEO_WATCHDOG,
+)
 from app.core.config import Settings, get_settings
 from app.core.database import get_engine
 from app.core.logging import configure_logging
 
-TASK_MODULES = ["app.background_tasks.system_tasks", "app.background_tasks.auth_tasks"]
+TASK_MODULES = [
+    "app.background_tasks.system_tasks",
+    "app.background_tasks.auth_tasks",
+    "app.background_tasks.storage_tasks",
+    "app.background_tasks.video_tasks",
+]
 HOURLY = 3600.0
+WATCHDOG_EVERY_SECONDS = 60.0
 
 
 def _broker_options(settings: Settings) -> dict[str, Any]:
@@ -53,6 +65,15 @@ def _ensure_dir(path: Path) -> Path:
     return path
 
 
+def _periodic(task: str, every_seconds: float) -> dict[str, Any]:
+    # A run that waited longer than its period is superseded by the next one.
+    return {
+        "task": task,
+        "schedule": every_seconds,
+        "options": {"queue": QUEUE_DEFAULT, "expires": every_seconds},
+    }
+
+
 def build_config(settings: Settings) -> dict[str, Any]:
     return {
         **_broker_options(settings),
@@ -74,11 +95,9 @@ def build_config(settings: Settings) -> dict[str, Any]:
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "beat_schedule": {
-            "purge-expired-auth-records": {
-                "task": AUTH_PURGE_EXPIRED,
-                "schedule": HOURLY,
-                "options": {"queue": QUEUE_DEFAULT, "expires": HOURLY},
-            },
+            "purge-expired-auth-records": _periodic(AUTH_PURGE_EXPIRED, HOURLY),
+            "purge-abandoned-uploads": _periodic(STORAGE_PURGE_ABANDONED_UPLOADS, HOURLY),
+            "video-job-watchdog": _periodic(VIDEO_WATCHDOG, WATCHDOG_EVERY_SECONDS),
         },
         "timezone": "UTC",
         "enable_utc": True,

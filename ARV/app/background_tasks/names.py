@@ -7,3 +7,11 @@ ALL_QUEUES = (QUEUE_MEDIA, QUEUE_DEFAULT, QUEUE_NOTIFICATIONS)
 
 SYSTEM_PING = "system.ping"
 AUTH_PURGE_EXPIRED = "auth.purge_expired"
+
+STORAGE_CHECKSUM = "storage.checksum"
+STORAGE_PURGE_FILE = "storage.purge_file"
+STORAGE_PURGE_ABANDONED_UPLOADS = "storage.purge_abandoned_uploads"
+
+VIDEO_RUN_JOB = "videos.run_job"
+VIDEO_WATCHDOG = "videos.watchdog"
+VIDEO_PURGE_OUTPUTS = "videos.purge_outputs"

@@ -40,12 +40,37 @@ class Settings(BaseSettings):
     STORAGE_PROVIDER: Literal["local", "s3"] = "local"
     STORAGE_LOCAL_ROOT: Path | None = None
     S3_ENDPOINT_URL: str | None = None
+    # The S3 host browsers reach, when it differs from the API's (http://localhost:9000
+    # while the API talks to http://minio:9000); links handed out are signed for it.
+    S3_PUBLIC_ENDPOINT_URL: str | None = None
     S3_REGION: str = "us-east-1"
     S3_BUCKET: str | None = None
     S3_ACCESS_KEY_ID: str | None = None
     S3_SECRET_ACCESS_KEY: SecretStr | None = None
 
+    # Download links: HMAC-signed app URLs for local storage, presigned GETs on S3.
+    STORAGE_URL_TTL_SECONDS: int = Field(default=3600, ge=60, le=7 * 86400)
+    # Largest file accepted by any upload path; plans may allow less.
+    UPLOAD_MAX_BYTES: int = Field(default=20 * 1024**3, ge=1)
+    # Direct (browser-to-storage) multipart uploads. S3 wants parts of at least 5 MiB.
+    DIRECT_UPLOAD_PART_BYTES: int = Field(default=16 * 1024**2, ge=5 * 1024**2, le=5 * 1024**3)
+    # A part URL must outlive one part's transfer on a slow line; clients may ask again.
+    DIRECT_UPLOAD_URL_TTL_SECONDS: int = Field(default=6 * 3600, ge=300, le=7 * 86400)
+    # An upload not completed this long after it started is aborted and its bytes purged.
+    DIRECT_UPLOAD_EXPIRY_HOURS: int = Field(default=72, ge=1, le=30 * 24)
+
+    FFMPEG_BINARY: str = "ffmpeg"
+    FFPROBE_BINARY: str = "ffprobe"
+    # One ffmpeg run may not exceed this; keep it under CELERY_TASK_SOFT_TIME_LIMIT.
+    FFMPEG_TIMEOUT_SECONDS: int = Field(default=1800, ge=10)
+    # A processing job's lease; a running job renews it while ffmpeg reports progress, and
+    # the watchdog re-queues a job whose lease ran out (its worker died).
+    VIDEO_JOB_LEASE_SECONDS: int = Field(default=300, ge=10, le=3600)
+    VIDEO_JOB_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=10)
+
     PUBLIC_BASE_URL: str = "http://localhost:8000"
+    # The API as clients reach it: local-storage download and upload links point here.
+    API_PUBLIC_URL: str = "http://localhost:8000"
 
     JWT_ISSUER: str = "arvlite"
     JWT_AUDIENCE: str = "arvlite-api"
@@ -103,7 +128,9 @@ class Settings(BaseSettings):
         except json.JSONDecodeError as error:
             raise ValueError('must be JSON such as {"2026-11": "<secret>"}') from error
 
-    @field_validator("REDIS_URL", "S3_ENDPOINT_URL", "S3_BUCKET", mode="before")
+    @field_validator(
+        "REDIS_URL", "S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL", "S3_BUCKET", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -127,6 +154,8 @@ class Settings(BaseSettings):
             raise ValueError("JWT_ACTIVE_KEY_ID must name one of JWT_SIGNING_KEYS")
         if self.JWT_SIGNING_KEYS and not self.JWT_ACTIVE_KEY_ID:
             raise ValueError("JWT_SIGNING_KEYS needs JWT_ACTIVE_KEY_ID to pick the signing key")
+        if self.FFMPEG_TIMEOUT_SECONDS >= self.CELERY_TASK_SOFT_TIME_LIMIT:
+            raise ValueError("FFMPEG_TIMEOUT_SECONDS must be below CELERY_TASK_SOFT_TIME_LIMIT")
         if self.STORAGE_PROVIDER == "s3" and not self.S3_BUCKET:
             raise ValueError("STORAGE_PROVIDER=s3 needs S3_BUCKET")
         return self
@@ -179,6 +208,11 @@ class Settings(BaseSettings):
     @property
     def local_storage_root(self) -> Path:
         return self.STORAGE_LOCAL_ROOT or self.VAR_DIR / "storage"
+
+    @property
+    def media_work_dir(self) -> Path:
+        """Scratch space for workers' intermediate files; cleaned after every job."""
+        return self.VAR_DIR / "work"
 
 
 @lru_cache

@@ -18,6 +18,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
+    LENGTH_REQUIRED = "length_required"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     QUOTA_EXCEEDED = "quota_exceeded"
@@ -39,6 +40,7 @@ _STATUS: dict[ErrorCode, HTTPStatus] = {
     ErrorCode.NOT_FOUND: HTTPStatus.NOT_FOUND,
     ErrorCode.METHOD_NOT_ALLOWED: HTTPStatus.METHOD_NOT_ALLOWED,
     ErrorCode.CONFLICT: HTTPStatus.CONFLICT,
+    ErrorCode.LENGTH_REQUIRED: HTTPStatus.LENGTH_REQUIRED,
     ErrorCode.PAYLOAD_TOO_LARGE: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     # A plan limit: the request is fine, the company's plan does not allow more of it.
@@ -114,6 +116,16 @@ class ValidationFailedError(AppError):
 class PayloadTooLargeError(AppError):
     code = ErrorCode.PAYLOAD_TOO_LARGE
     default_message = "The request body is too large."
+
+
+class LengthRequiredError(AppError):
+    code = ErrorCode.LENGTH_REQUIRED
+    default_message = "Send the body's size in Content-Length."
+
+
+class UnsupportedMediaTypeError(AppError):
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+    default_message = "This kind of file is not accepted."
 
 
 class QuotaExceededError(AppError):

@@ -1,8 +1,9 @@
-"""Password hashing, access JWTs and opaque tokens. All credential code lives here so the
-libraries behind it (passlib, python-jose) can be swapped in one place."""
+"""Password hashing, access JWTs, opaque tokens and HMAC signatures. All credential code
+lives here so the libraries behind it (passlib, python-jose) can be swapped in one place."""
 
 import base64
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -126,3 +127,24 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
         )
     except (JWTError, KeyError, ValueError, TypeError) as error:
         raise InvalidTokenError(str(error)) from error
+
+
+def _derive_key(settings: Settings, purpose: str) -> bytes:
+    """A key for one purpose only, derived from SECRET_KEY, so that a signature made for
+    one use (a storage link) can never pass for another."""
+    secret = settings.SECRET_KEY.get_secret_value().encode()
+    return hmac.new(secret, f"arvlite/{purpose}/v1".encode(), hashlib.sha256).digest()
+
+
+def storage_link_key(settings: Settings) -> bytes:
+    return _derive_key(settings, "storage-link")
+
+
+def hmac_sign(key: bytes, message: bytes) -> str:
+    """HMAC-SHA256 of `message`, hex."""
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def hmac_verify(key: bytes, message: bytes, signature: str) -> bool:
+    """Constant-time: how long a refusal takes reveals nothing about the right signature."""
+    return hmac.compare_digest(hmac_sign(key, message).encode(), signature.encode())

@@ -4,19 +4,40 @@ from app.models.audit import AuditLog
 from app.models.auth import AuthSession, OAuthState, OneTimeToken, RefreshToken, TokenPurpose
 from app.models.base import Base
 from app.models.company import Company, Invitation, Membership
+from app.models.storage import FileStatus, StoredFile
 from app.models.user import User, UserIdentity
+from app.models.video import (
+    JobKind,
+    JobStatus,
+    PipelineStage,
+    RenditionStatus,
+    Video,
+    VideoJob,
+    VideoRendition,
+    VideoStatus,
+)
 
 __all__ = [
     "AuditLog",
     "AuthSession",
     "Base",
     "Company",
+    "FileStatus",
     "Invitation",
+    "JobKind",
+    "JobStatus",
     "Membership",
     "OAuthState",
     "OneTimeToken",
+    "PipelineStage",
     "RefreshToken",
+    "RenditionStatus",
+    "StoredFile",
     "TokenPurpose",
     "User",
     "UserIdentity",
+    "Video",
+    "VideoJob",
+    "VideoRendition",
+    "VideoStatus",
 ]

@@ -2,16 +2,21 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.permissions import Role
-from app.models.base import Base, SoftDeletable, TenantOwned, Timestamped, UUIDPrimaryKey
+from app.models.base import (
+    Base,
+    SoftDeletable,
+    TenantOwned,
+    Timestamped,
+    UUIDPrimaryKey,
+    string_enum,
+)
 from app.models.user import EMAIL_MAX_LENGTH, User
 
-ROLE_TYPE = Enum(
-    Role, name="role", native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-)
+ROLE_TYPE = string_enum(Role, "role")
 
 
 class Company(UUIDPrimaryKey, Timestamped, SoftDeletable, Base):

@@ -1,20 +1,16 @@
 """Readiness: can this instance serve traffic right now? Each dependency is checked
 with a short timeout and reported by name."""
 
-import os
 import time
 from collections.abc import Callable
 
-import boto3
-from botocore.config import Config
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.redis import get_redis
+from app.core.storage import build_storage
 from app.schemas.ops import ComponentStatus
-
-_S3_PROBE_CONFIG = Config(connect_timeout=2, read_timeout=2, retries={"max_attempts": 1})
 
 
 class ReadinessService:
@@ -35,26 +31,7 @@ class ReadinessService:
         self.db.execute(text("SELECT 1"))
 
     def _check_storage(self) -> None:
-        if self.settings.STORAGE_PROVIDER == "s3":
-            self._check_s3_bucket()
-            return
-        root = self.settings.local_storage_root
-        if not root.is_dir():
-            raise RuntimeError(f"storage root {root} does not exist")
-        if not os.access(root, os.W_OK):
-            raise RuntimeError(f"storage root {root} is not writable")
-
-    def _check_s3_bucket(self) -> None:
-        secret = self.settings.S3_SECRET_ACCESS_KEY
-        client = boto3.client(
-            "s3",
-            endpoint_url=self.settings.S3_ENDPOINT_URL,
-            region_name=self.settings.S3_REGION,
-            aws_access_key_id=self.settings.S3_ACCESS_KEY_ID,
-            aws_secret_access_key=secret.get_secret_value() if secret else None,
-            config=_S3_PROBE_CONFIG,
-        )
-        client.head_bucket(Bucket=self.settings.S3_BUCKET)
+        build_storage(self.settings).check()
 
 
 def _timed(probe: Callable[[], object]) -> ComponentStatus:

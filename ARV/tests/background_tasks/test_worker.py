@@ -62,6 +62,7 @@ def test_reliability_settings_hold_for_long_media_jobs() -> None:
     settings = Settings(
         _env_file=None,
         REDIS_URL="redis://example:6379/0",
+        FFMPEG_TIMEOUT_SECONDS=50,
         CELERY_TASK_SOFT_TIME_LIMIT=100,
         CELERY_TASK_TIME_LIMIT=200,
         CELERY_VISIBILITY_TIMEOUT=300,

@@ -84,6 +84,11 @@ def test_soft_time_limit_must_come_before_the_hard_one() -> None:
         make(CELERY_TASK_SOFT_TIME_LIMIT=600, CELERY_TASK_TIME_LIMIT=600)
 
 
+def test_one_ffmpeg_run_must_end_before_the_task_soft_limit() -> None:
+    with pytest.raises(ValidationError, match="FFMPEG_TIMEOUT_SECONDS"):
+        make(FFMPEG_TIMEOUT_SECONDS=3300)
+
+
 def test_s3_storage_needs_a_bucket() -> None:
     with pytest.raises(ValidationError, match="S3_BUCKET"):
         make(STORAGE_PROVIDER="s3")

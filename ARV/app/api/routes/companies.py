@@ -18,10 +18,11 @@ from app.api.deps import (
     SettingsDep,
     company_context,
 )
+from app.api.routes.tenant_common import TENANT, TENANT_ERRORS
 from app.core.permissions import Action, Role
 from app.models.company import Company
 from app.schemas.auth import TokenRequest
-from app.schemas.common import Page, error_responses
+from app.schemas.common import Page
 from app.schemas.company import (
     AuditLogResponse,
     CompanyCreate,
@@ -41,13 +42,6 @@ from app.services.membership_service import MembershipService, accept_invitation
 from app.services.plans import limits_for
 
 router = APIRouter(tags=["companies"])
-TENANT = "/companies/{company_id}"
-TENANT_ERRORS = error_responses(
-    {
-        403: "Your role does not allow this.",
-        404: "No such company, or you are not a member.",
-    }
-)
 
 
 def detail(company: Company, role: Role) -> CompanyDetail:

@@ -1,0 +1,175 @@
+"""Videos: made from an uploaded file, processed by the media workers into an H.264/AAC
+ladder (MP4 with faststart, and HLS on plans that include it), poster, thumbnails and
+a storyboard. Progress is visible per rendition, with the job's place in the queue."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from app.api.deps import DbSession, PageParamsDep, SettingsDep, StorageDep, company_context
+from app.api.routes.tenant_common import TENANT, TENANT_ERRORS
+from app.core.permissions import Action
+from app.models.video import VideoStatus
+from app.schemas.common import Page, error_responses
+from app.schemas.video import (
+    TITLE_MAX_LENGTH,
+    JobResponse,
+    MediaLinks,
+    PosterTime,
+    RenditionResponse,
+    VideoCreate,
+    VideoDetailResponse,
+    VideoResponse,
+    VideoUpdate,
+)
+from app.services.context import CompanyContext
+from app.services.video_service import VideoDetail, VideoService
+
+router = APIRouter(tags=["videos"])
+VIDEOS = f"{TENANT}/videos"
+VIDEO = f"{VIDEOS}/{{video_id}}"
+Reader = Annotated[CompanyContext, company_context(Action.CONTENT_READ)]
+Writer = Annotated[CompanyContext, company_context(Action.CONTENT_WRITE)]
+BUSY = error_responses({409: "Another job runs for this video, or nothing to cancel."})
+
+
+def _detail(result: VideoDetail) -> VideoDetailResponse:
+    job = None
+    if result.job is not None:
+        job = JobResponse.model_validate(result.job.job).model_copy(
+            update={"queue_position": result.job.queue_position}
+        )
+    return VideoDetailResponse.model_validate(
+        {
+            **VideoResponse.model_validate(result.video).model_dump(),
+            "renditions": [RenditionResponse.model_validate(r) for r in result.renditions],
+            "job": job,
+        }
+    )
+
+
+@router.post(
+    VIDEOS,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a video from an uploaded file",
+    description="Queues processing at once; follow it with GET on the video.",
+    responses={
+        **TENANT_ERRORS,
+        **error_responses({409: "The file is still uploading.", 415: "Not a video file."}),
+    },
+)
+def create_video(
+    body: VideoCreate, ctx: Writer, db: DbSession, storage: StorageDep, settings: SettingsDep
+) -> VideoDetailResponse:
+    return _detail(VideoService(db, ctx, storage, settings).create(body.file_id, body.title))
+
+
+@router.get(VIDEOS, summary="List videos", responses=TENANT_ERRORS)
+def list_videos(
+    ctx: Reader,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
+    page: PageParamsDep,
+    video_status: Annotated[VideoStatus | None, Query(alias="status")] = None,
+    title: Annotated[str | None, Query(max_length=TITLE_MAX_LENGTH)] = None,
+) -> Page[VideoResponse]:
+    result = VideoService(db, ctx, storage, settings).list_videos(page, video_status, title)
+    return Page[VideoResponse].model_validate(result, from_attributes=True)
+
+
+@router.get(VIDEO, summary="A video, its renditions and its latest job", responses=TENANT_ERRORS)
+def read_video(
+    video_id: uuid.UUID, ctx: Reader, db: DbSession, storage: StorageDep, settings: SettingsDep
+) -> VideoDetailResponse:
+    return _detail(VideoService(db, ctx, storage, settings).detail(video_id))
+
+
+@router.patch(VIDEO, summary="Rename a video", responses=TENANT_ERRORS)
+def update_video(
+    video_id: uuid.UUID,
+    body: VideoUpdate,
+    ctx: Writer,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
+) -> VideoDetailResponse:
+    return _detail(VideoService(db, ctx, storage, settings).rename(video_id, body.title))
+
+
+@router.delete(
+    VIDEO,
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a video",
+    description="Stops its processing; renditions are purged in the background.",
+    responses=TENANT_ERRORS,
+)
+def delete_video(
+    video_id: uuid.UUID, ctx: Writer, db: DbSession, storage: StorageDep, settings: SettingsDep
+) -> None:
+    VideoService(db, ctx, storage, settings).delete(video_id)
+
+
+@router.post(f"{VIDEO}/cancel", summary="Cancel processing", responses={**TENANT_ERRORS, **BUSY})
+def cancel_video(
+    video_id: uuid.UUID, ctx: Writer, db: DbSession, storage: StorageDep, settings: SettingsDep
+) -> VideoDetailResponse:
+    return _detail(VideoService(db, ctx, storage, settings).cancel(video_id))
+
+
+@router.post(
+    f"{VIDEO}/reprocess",
+    summary="Process again from the original",
+    responses={**TENANT_ERRORS, **BUSY},
+)
+def reprocess_video(
+    video_id: uuid.UUID, ctx: Writer, db: DbSession, storage: StorageDep, settings: SettingsDep
+) -> VideoDetailResponse:
+    return _detail(VideoService(db, ctx, storage, settings).reprocess(video_id))
+
+
+@router.post(
+    f"{VIDEO}/renditions/{{rendition}}/reencode",
+    summary="Encode one rendition again",
+    responses={**TENANT_ERRORS, **BUSY},
+)
+def reencode_rendition(
+    video_id: uuid.UUID,
+    rendition: Annotated[str, Path(pattern=r"^[0-9]{2,4}p$", description="E.g. `720p`.")],
+    ctx: Writer,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
+) -> VideoDetailResponse:
+    return _detail(VideoService(db, ctx, storage, settings).reencode(video_id, rendition))
+
+
+@router.put(
+    f"{VIDEO}/poster",
+    summary="Pick the poster frame",
+    description="Replaces the automatic poster (the first non-black frame).",
+    responses={**TENANT_ERRORS, **BUSY},
+)
+def set_poster(
+    video_id: uuid.UUID,
+    body: PosterTime,
+    ctx: Writer,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
+) -> VideoDetailResponse:
+    service = VideoService(db, ctx, storage, settings)
+    return _detail(service.set_poster_time(video_id, body.at_seconds))
+
+
+@router.get(
+    f"{VIDEO}/media-links",
+    summary="Short-lived URLs of the finished outputs",
+    responses=TENANT_ERRORS,
+)
+def media_links(
+    video_id: uuid.UUID, ctx: Reader, db: DbSession, storage: StorageDep, settings: SettingsDep
+) -> MediaLinks:
+    links = VideoService(db, ctx, storage, settings).media_links(video_id)
+    return MediaLinks.model_validate(links, from_attributes=True)

@@ -1,0 +1,162 @@
+"""Videos, their renditions, and the processing jobs that make them."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import (
+    Base,
+    SoftDeletable,
+    TenantOwned,
+    Timestamped,
+    UUIDPrimaryKey,
+    string_enum,
+)
+
+
+class VideoStatus(StrEnum):
+    UPLOADED = "uploaded"
+    PROCESSING = "processing"
+    # At least one rendition plays; the rest of the ladder may still be encoding.
+    PLAYABLE = "playable"
+    READY = "ready"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class PipelineStage(StrEnum):
+    QUEUED = "queued"
+    DOWNLOAD = "download"
+    PROBE = "probe"
+    PLAYABLE = "playable"
+    LADDER = "ladder"
+    HLS = "hls"
+    STILLS = "stills"
+    FINALIZE = "finalize"
+
+
+class RenditionStatus(StrEnum):
+    WAITING = "waiting"
+    ENCODING = "encoding"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class JobKind(StrEnum):
+    PROCESS = "process"
+    RENDITION = "rendition"
+    POSTER = "poster"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class Video(UUIDPrimaryKey, TenantOwned, Timestamped, SoftDeletable, Base):
+    __tablename__ = "videos"
+
+    file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("files.id", ondelete="RESTRICT"))
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[VideoStatus] = mapped_column(
+        string_enum(VideoStatus, "video_status"), index=True
+    )
+    stage: Mapped[PipelineStage] = mapped_column(string_enum(PipelineStage, "pipeline_stage"))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    failed_stage: Mapped[PipelineStage | None] = mapped_column(
+        string_enum(PipelineStage, "pipeline_stage")
+    )
+    duration_seconds: Mapped[float | None]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    rotation: Mapped[int | None]
+    has_audio: Mapped[bool | None]
+    source_codec: Mapped[str | None] = mapped_column(String(32))
+    source_is_standard: Mapped[bool | None]
+    probe: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # None: the first non-black frame; otherwise the second the admin picked.
+    poster_at_seconds: Mapped[float | None]
+    poster_key: Mapped[str | None] = mapped_column(String(1024))
+    thumbnail_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    storyboard_key: Mapped[str | None] = mapped_column(String(1024))
+    storyboard_vtt_key: Mapped[str | None] = mapped_column(String(1024))
+    hls_master_key: Mapped[str | None] = mapped_column(String(1024))
+    playable_at: Mapped[datetime | None]
+    ready_at: Mapped[datetime | None]
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
+class VideoRendition(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
+    __tablename__ = "video_renditions"
+    __table_args__ = (UniqueConstraint("video_id", "name"),)
+
+    video_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(16))
+    short_side: Mapped[int]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    status: Mapped[RenditionStatus] = mapped_column(
+        string_enum(RenditionStatus, "rendition_status")
+    )
+    # The source's own streams copied, not re-encoded.
+    is_copy: Mapped[bool] = mapped_column(default=False)
+    percent: Mapped[float] = mapped_column(default=0.0)
+    eta_seconds: Mapped[float | None]
+    bitrate_kbps: Mapped[int | None]
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    mp4_key: Mapped[str | None] = mapped_column(String(1024))
+    hls_playlist_key: Mapped[str | None] = mapped_column(String(1024))
+    # The master playlist's entry, measured from the real segments (peak bandwidth, codecs).
+    hls_variant: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class VideoJob(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
+    """One unit of media work. A worker claims it with a conditional UPDATE that takes a
+    lease; a redelivered task, or the watchdog after the lease ran out, may claim it again
+    until `max_attempts` is spent."""
+
+    __tablename__ = "video_jobs"
+    __table_args__ = (
+        Index("ix_video_jobs_status_queued_at", "status", "queued_at"),
+        # One active job per video: re-processing waits for (or cancels) the current one.
+        Index(
+            "uq_video_jobs_active_video",
+            "video_id",
+            unique=True,
+            postgresql_where=sql_text("status IN ('queued', 'running')"),
+            sqlite_where=sql_text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    video_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[JobKind] = mapped_column(string_enum(JobKind, "job_kind"))
+    # The rendition to re-encode, for RENDITION jobs.
+    target: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[JobStatus] = mapped_column(string_enum(JobStatus, "job_status"))
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int]
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    queued_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

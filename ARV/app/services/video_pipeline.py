@@ -1,0 +1,588 @@
+"""The media pipeline a worker runs for one claimed job.
+
+Order of work, so an admin never waits blind: probe, then one playable rendition as soon
+as possible (the source's own streams copied into a faststart MP4 when they are already
+H.264/AAC, otherwise a fast 720p encode), then the rest of the ladder, HLS and stills.
+Every output has a fixed key per video and rendition, so a re-run overwrites instead of
+piling up; the database is updated in short transactions and events are published only
+after they commit.
+"""
+
+import logging
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import Settings
+from app.core.database import session_scope
+from app.core.events import on_commit
+from app.core.pubsub import publish_event
+from app.core.storage import ObjectNotFoundError, StorageError, StorageProvider
+from app.models.company import Company
+from app.models.storage import StoredFile
+from app.models.video import (
+    ACTIVE_JOB_STATUSES,
+    JobKind,
+    JobStatus,
+    PipelineStage,
+    RenditionStatus,
+    Video,
+    VideoJob,
+    VideoRendition,
+    VideoStatus,
+)
+from app.services.plans import Feature, limits_for
+from app.services.video_jobs import ClaimedJob, claim_job, renew_lease
+from app.services.video_service import settle_cancelled, video_prefix
+from app.utils.clock import utcnow
+from app.utils.ffmpeg import (
+    FfmpegCancelled,
+    FfmpegConfig,
+    HlsVariant,
+    MediaError,
+    MediaInfo,
+    Progress,
+    Rung,
+    extract_frame,
+    first_non_black_time,
+    hls_command,
+    is_standard,
+    ladder_for,
+    master_playlist,
+    measure_hls_variant,
+    output_size,
+    probe,
+    remux_command,
+    run,
+    storyboard,
+    thumbnails,
+    transcode_command,
+)
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY_SECONDS = 1.0
+PLAYABLE_FIRST_SHORT_SIDE = 720
+FAST_PRESET = "veryfast"
+TRANSIENT_ERRORS = (StorageError, OSError, OperationalError)
+MAX_RETRY_DELAY_SECONDS = 600
+
+
+class PermanentFailureError(Exception):
+    """A permanent failure: retrying cannot help; the video shows the reason."""
+
+    def __init__(self, stage: PipelineStage, reason: str) -> None:
+        super().__init__(reason)
+        self.stage = stage
+        self.reason = reason
+
+
+class JobCancelledError(Exception):
+    """Someone cancelled or deleted the video while the job ran."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str
+    retry_in: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRendition:
+    name: str
+    short_side: int
+    rung: Rung | None  # None: the source's streams are copied, not encoded
+
+    @property
+    def is_copy(self) -> bool:
+        return self.rung is None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFacts:
+    key: str
+    prefix: str
+    poster_at_seconds: float | None
+    max_seconds: int
+    max_short_side: int
+    cap_short_side: int
+    hls: bool
+
+
+def plan_renditions(info: MediaInfo, cap_short_side: int) -> list[PlannedRendition]:
+    """The ladder, playable-first rendition first. A standard source is copied as its own
+    top rung; otherwise the first is the 720p rung (or the largest below the source)."""
+    rungs = [rung for rung in ladder_for(info) if rung.short_side <= cap_short_side]
+    if not rungs:
+        rungs = ladder_for(info)[:1]
+    if is_standard(info) and info.short_side <= cap_short_side:
+        lower = [rung for rung in rungs if rung.short_side < info.short_side]
+        copy = PlannedRendition(f"{info.short_side}p", info.short_side, None)
+        return [copy, *(PlannedRendition(r.name, r.short_side, r) for r in lower)]
+    first = max(
+        (rung for rung in rungs if rung.short_side <= PLAYABLE_FIRST_SHORT_SIDE),
+        key=lambda rung: rung.short_side,
+        default=rungs[0],
+    )
+    rest = [rung for rung in rungs if rung is not first]
+    return [PlannedRendition(r.name, r.short_side, r) for r in (first, *rest)]
+
+
+class VideoPipeline:
+    def __init__(
+        self, sessions: sessionmaker[Session], storage: StorageProvider, settings: Settings
+    ) -> None:
+        self.sessions = sessions
+        self.storage = storage
+        self.settings = settings
+        self.ffmpeg = FfmpegConfig(
+            ffmpeg=settings.FFMPEG_BINARY,
+            ffprobe=settings.FFPROBE_BINARY,
+            timeout=settings.FFMPEG_TIMEOUT_SECONDS,
+        )
+
+    def run(self, job_id: uuid.UUID, task_id: str) -> Outcome:
+        with session_scope(self.sessions) as db:
+            job = claim_job(db, job_id, task_id, self.settings.VIDEO_JOB_LEASE_SECONDS)
+        if job is None:
+            return self._unclaimed(job_id)
+        # One folder per attempt: a killed attempt's leftovers never mix with the next.
+        work = self.settings.media_work_dir / f"{job.id}-{job.attempts}"
+        run = _JobRun(self, job, task_id, work)
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+            run.execute()
+        except JobCancelledError:
+            self._finish_cancelled(job)
+            return Outcome("cancelled")
+        except PermanentFailureError as failure:
+            self.fail(job.id, failure.stage, failure.reason)
+            return Outcome("failed")
+        except MediaError as error:
+            if error.permanent:
+                self.fail(job.id, run.stage, error.reason)
+                return Outcome("failed")
+            return self._retry_or_give_up(job, run.stage, error.reason)
+        except TRANSIENT_ERRORS as error:
+            return self._retry_or_give_up(job, run.stage, f"{type(error).__name__}: {error}")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return Outcome("succeeded")
+
+    def fail(self, job_id: uuid.UUID, stage: PipelineStage, reason: str) -> None:
+        """Mark the job and its video failed, with the reason and the stage, at once."""
+        with session_scope(self.sessions) as db:
+            job = db.get(VideoJob, job_id, with_for_update=True)
+            if job is None:
+                return
+            video = db.get_one(Video, job.video_id)
+            job.status = JobStatus.FAILED
+            job.last_error = reason
+            job.finished_at = utcnow()
+            job.lease_expires_at = None
+            for rendition in _renditions(db, video.id, RenditionStatus.ENCODING):
+                rendition.status = RenditionStatus.FAILED
+                rendition.error = reason
+            if job.kind == JobKind.PROCESS or video.status != VideoStatus.READY:
+                video.status = VideoStatus.FAILED
+                video.failure_reason = reason
+                video.failed_stage = stage
+            _publish_after_commit(db, video, "video.failed", reason=reason, stage=stage.value)
+        logger.warning(
+            "video job failed", extra={"job_id": str(job_id), "stage": stage, "reason": reason}
+        )
+
+    def give_up(self, job_id: uuid.UUID) -> bool:
+        """Fail a job that has no attempt left (its workers kept dying)."""
+        with session_scope(self.sessions) as db:
+            job = db.get(VideoJob, job_id)
+            if job is None or job.status not in ACTIVE_JOB_STATUSES:
+                return False
+            if job.attempts < job.max_attempts:
+                return False
+            stage = db.get_one(Video, job.video_id).stage
+            reason = _gave_up(job.attempts, job.last_error)
+        self.fail(job_id, stage, reason)
+        return True
+
+    def _unclaimed(self, job_id: uuid.UUID) -> Outcome:
+        return Outcome("failed") if self.give_up(job_id) else Outcome("skipped")
+
+    def _retry_or_give_up(self, job: ClaimedJob, stage: PipelineStage, reason: str) -> Outcome:
+        if job.attempts >= job.max_attempts:
+            self.fail(job.id, stage, _gave_up(job.attempts, reason))
+            return Outcome("failed")
+        with session_scope(self.sessions) as db:
+            db.execute(
+                update(VideoJob)
+                .where(VideoJob.id == job.id)
+                .values(status=JobStatus.QUEUED, lease_expires_at=None, last_error=reason)
+            )
+        delay = min(MAX_RETRY_DELAY_SECONDS, 10 * 2 ** (job.attempts - 1))
+        logger.info("video job will retry", extra={"job_id": str(job.id), "reason": reason})
+        return Outcome("retry", retry_in=delay)
+
+    def _finish_cancelled(self, job: ClaimedJob) -> None:
+        with session_scope(self.sessions) as db:
+            row = db.get_one(VideoJob, job.id, with_for_update=True)
+            video = db.get_one(Video, job.video_id)
+            for rendition in _renditions(db, video.id, RenditionStatus.ENCODING):
+                rendition.status = RenditionStatus.WAITING
+                rendition.percent = 0.0
+                rendition.eta_seconds = None
+            settle_cancelled(db, video, row)
+            _publish_after_commit(db, video, "video.cancelled")
+
+
+class _JobRun:
+    """One attempt at one job, with its scratch folder."""
+
+    def __init__(self, pipeline: VideoPipeline, job: ClaimedJob, task_id: str, work: Path):
+        self.pipeline = pipeline
+        self.sessions = pipeline.sessions
+        self.storage = pipeline.storage
+        self.settings = pipeline.settings
+        self.ffmpeg = pipeline.ffmpeg
+        self.job = job
+        self.task_id = task_id
+        self.work = work
+        self.stage = PipelineStage.DOWNLOAD
+        self._cancel_requested = False
+        self._last_report = 0.0
+
+    def execute(self) -> None:
+        facts = self._enter(PipelineStage.DOWNLOAD)
+        source = self.work / "source"
+        try:
+            self.storage.download_file(facts.key, source)
+        except ObjectNotFoundError as error:
+            raise PermanentFailureError(
+                PipelineStage.DOWNLOAD, "the original file is missing from storage"
+            ) from error
+        self._enter(PipelineStage.PROBE)
+        info = self._probe(source, facts)
+        if self.job.kind == JobKind.POSTER:
+            self._poster(source, info, facts)
+        elif self.job.kind == JobKind.RENDITION:
+            self._rendition_again(source, info, facts)
+        else:
+            self._process(source, info, facts)
+        self._finish()
+
+    # The whole pipeline
+    def _process(self, source: Path, info: MediaInfo, facts: SourceFacts) -> None:
+        planned = plan_renditions(info, facts.cap_short_side)
+        self._reset_renditions(planned)
+        self._enter(PipelineStage.PLAYABLE)
+        self._make_rendition(source, info, facts, planned[0], preset=FAST_PRESET)
+        self._mark_playable()
+        self._enter(PipelineStage.LADDER)
+        for rendition in planned[1:]:
+            self._make_rendition(source, info, facts, rendition, preset=FAST_PRESET)
+        self._enter(PipelineStage.STILLS)
+        self._stills(source, info, facts)
+
+    def _rendition_again(self, source: Path, info: MediaInfo, facts: SourceFacts) -> None:
+        planned = {p.name: p for p in plan_renditions(info, facts.cap_short_side)}
+        target = planned.get(self.job.target or "")
+        if target is None:
+            raise PermanentFailureError(
+                PipelineStage.LADDER, f"rendition {self.job.target!r} is not in this video's ladder"
+            )
+        self._enter(PipelineStage.LADDER)
+        self._make_rendition(source, info, facts, target, preset=FAST_PRESET)
+
+    def _poster(self, source: Path, info: MediaInfo, facts: SourceFacts) -> None:
+        self._enter(PipelineStage.STILLS)
+        poster = self.work / "poster.jpg"
+        extract_frame(source, facts.poster_at_seconds or 0.0, poster, self.ffmpeg)
+        key = f"{facts.prefix}poster.jpg"
+        self.storage.put_file(key, poster, "image/jpeg")
+        with session_scope(self.sessions) as db:
+            db.get_one(Video, self.job.video_id).poster_key = key
+
+    # Steps
+    def _enter(self, stage: PipelineStage) -> SourceFacts:
+        self.stage = stage
+        with session_scope(self.sessions) as db:
+            video = db.get_one(Video, self.job.video_id)
+            if video.deleted_at is not None or self._cancel_check(db):
+                raise JobCancelledError
+            video.stage = stage
+            if video.status in (VideoStatus.UPLOADED, VideoStatus.FAILED, VideoStatus.CANCELLED):
+                video.status = VideoStatus.PROCESSING
+            return self._facts(db, video)
+
+    def _facts(self, db: Session, video: Video) -> SourceFacts:
+        source = db.get_one(StoredFile, video.file_id)
+        company = db.get_one(Company, video.company_id)
+        limits = limits_for(company)
+        defaults: dict[str, Any] = (company.settings or {}).get("video_defaults", {})
+        return SourceFacts(
+            key=source.storage_key,
+            prefix=video_prefix(video.company_id, video.id),
+            poster_at_seconds=video.poster_at_seconds,
+            max_seconds=limits.max_video_seconds,
+            max_short_side=limits.max_video_short_side,
+            cap_short_side=int(defaults.get("max_resolution", 1080)),
+            hls=Feature.HLS in limits.features and bool(defaults.get("hls_enabled", True)),
+        )
+
+    def _probe(self, source: Path, facts: SourceFacts) -> MediaInfo:
+        try:
+            info = probe(source, self.ffmpeg)
+        except MediaError as error:
+            if not error.permanent:
+                raise
+            raise PermanentFailureError(PipelineStage.PROBE, error.reason) from error
+        if info.duration > facts.max_seconds:
+            raise PermanentFailureError(
+                PipelineStage.PROBE,
+                f"the video lasts {info.duration:.0f} s; the plan allows {facts.max_seconds} s",
+            )
+        if info.short_side > facts.max_short_side:
+            raise PermanentFailureError(
+                PipelineStage.PROBE,
+                f"the video is {info.display_width}x{info.display_height}; the plan allows "
+                f"up to {facts.max_short_side}p",
+            )
+        with session_scope(self.sessions) as db:
+            video = db.get_one(Video, self.job.video_id)
+            video.duration_seconds = info.duration
+            video.width = info.display_width
+            video.height = info.display_height
+            video.rotation = info.rotation
+            video.has_audio = info.has_audio
+            video.source_codec = info.video_codec
+            video.source_is_standard = is_standard(info)
+            video.probe = _jsonable(asdict(info))
+        return info
+
+    def _reset_renditions(self, planned: list[PlannedRendition]) -> None:
+        names = {rendition.name for rendition in planned}
+        with session_scope(self.sessions) as db:
+            existing = {r.name: r for r in _renditions(db, self.job.video_id)}
+            for name, stale in existing.items():
+                if name not in names:
+                    db.delete(stale)
+            for rendition in planned:
+                row = existing.get(rendition.name) or VideoRendition(
+                    company_id=self.job.company_id, video_id=self.job.video_id, name=rendition.name
+                )
+                row.short_side = rendition.short_side
+                row.is_copy = rendition.is_copy
+                row.status = RenditionStatus.WAITING
+                row.percent = 0.0
+                row.eta_seconds = None
+                row.error = None
+                db.add(row)
+
+    def _make_rendition(
+        self,
+        source: Path,
+        info: MediaInfo,
+        facts: SourceFacts,
+        planned: PlannedRendition,
+        *,
+        preset: str,
+    ) -> None:
+        self._update_rendition(planned.name, status=RenditionStatus.ENCODING, started_at=utcnow())
+        mp4 = self.work / f"{planned.name}.mp4"
+        if planned.rung is None:
+            argv = remux_command(source, mp4, info, self.ffmpeg)
+            width, height = info.display_width, info.display_height
+        else:
+            argv = transcode_command(source, mp4, info, planned.rung, self.ffmpeg, preset=preset)
+            width, height = output_size(info, planned.rung)
+        self._run_ffmpeg(argv, info.duration, planned.name)
+        mp4_key = f"{facts.prefix}renditions/{planned.name}.mp4"
+        self.storage.put_file(mp4_key, mp4, "video/mp4")
+        variant = self._hls(mp4, planned.name, facts) if facts.hls else None
+        size = mp4.stat().st_size
+        self._update_rendition(
+            planned.name,
+            status=RenditionStatus.DONE,
+            percent=100.0,
+            eta_seconds=0.0,
+            width=width,
+            height=height,
+            size_bytes=size,
+            bitrate_kbps=round(size * 8 / 1000 / max(info.duration, 0.001)),
+            mp4_key=mp4_key,
+            hls_playlist_key=f"{facts.prefix}hls/{planned.name}/index.m3u8" if variant else None,
+            hls_variant=_jsonable(asdict(variant)) if variant else None,
+            finished_at=utcnow(),
+        )
+        if facts.hls:
+            self._write_master_playlist(facts)
+        mp4.unlink(missing_ok=True)
+
+    def _hls(self, mp4: Path, name: str, facts: SourceFacts) -> HlsVariant:
+        out_dir = self.work / f"hls-{name}"
+        out_dir.mkdir(exist_ok=True)
+        self._run_ffmpeg(hls_command(mp4, out_dir, self.ffmpeg), None, None)
+        variant = measure_hls_variant(
+            f"{name}/index.m3u8", out_dir / "index.m3u8", probe(mp4, self.ffmpeg)
+        )
+        prefix = f"{facts.prefix}hls/{name}/"
+        for path in sorted(out_dir.iterdir()):
+            content_type = (
+                "application/vnd.apple.mpegurl" if path.suffix == ".m3u8" else "video/mp2t"
+            )
+            self.storage.put_file(prefix + path.name, path, content_type)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        return variant
+
+    def _write_master_playlist(self, facts: SourceFacts) -> None:
+        with session_scope(self.sessions) as db:
+            variants = [
+                HlsVariant(**r.hls_variant)
+                for r in _renditions(db, self.job.video_id, RenditionStatus.DONE)
+                if r.hls_variant
+            ]
+            master = self.work / "master.m3u8"
+            master.write_text(master_playlist(variants), encoding="utf-8")
+            key = f"{facts.prefix}hls/master.m3u8"
+            self.storage.put_file(key, master, "application/vnd.apple.mpegurl")
+            db.get_one(Video, self.job.video_id).hls_master_key = key
+
+    def _stills(self, source: Path, info: MediaInfo, facts: SourceFacts) -> None:
+        at = facts.poster_at_seconds
+        if at is None:
+            at = first_non_black_time(source, info, self.ffmpeg)
+        poster = self.work / "poster.jpg"
+        extract_frame(source, at, poster, self.ffmpeg)
+        self.storage.put_file(f"{facts.prefix}poster.jpg", poster, "image/jpeg")
+        thumbs_dir = self.work / "thumbnails"
+        thumbs_dir.mkdir(exist_ok=True)
+        thumbnail_keys = []
+        for path in thumbnails(source, info, thumbs_dir, self.ffmpeg):
+            key = f"{facts.prefix}thumbnails/{path.name}"
+            self.storage.put_file(key, path, "image/jpeg")
+            thumbnail_keys.append(key)
+        sprite = self.work / "storyboard.jpg"
+        vtt = storyboard(source, info, sprite, self.ffmpeg)
+        vtt_path = self.work / "storyboard.vtt"
+        vtt_path.write_text(vtt, encoding="utf-8")
+        self.storage.put_file(f"{facts.prefix}storyboard.jpg", sprite, "image/jpeg")
+        self.storage.put_file(f"{facts.prefix}storyboard.vtt", vtt_path, "text/vtt")
+        with session_scope(self.sessions) as db:
+            video = db.get_one(Video, self.job.video_id)
+            video.poster_key = f"{facts.prefix}poster.jpg"
+            video.thumbnail_keys = thumbnail_keys
+            video.storyboard_key = f"{facts.prefix}storyboard.jpg"
+            video.storyboard_vtt_key = f"{facts.prefix}storyboard.vtt"
+
+    def _mark_playable(self) -> None:
+        with session_scope(self.sessions) as db:
+            video = db.get_one(Video, self.job.video_id)
+            video.status = VideoStatus.PLAYABLE
+            video.playable_at = video.playable_at or utcnow()
+            _publish_after_commit(db, video, "video.playable")
+
+    def _finish(self) -> None:
+        """The final state, in one transaction; the event goes out after it commits."""
+        self.stage = PipelineStage.FINALIZE
+        with session_scope(self.sessions) as db:
+            job = db.get_one(VideoJob, self.job.id, with_for_update=True)
+            video = db.get_one(Video, self.job.video_id)
+            job.status = JobStatus.SUCCEEDED
+            job.finished_at = utcnow()
+            job.lease_expires_at = None
+            job.last_error = None
+            video.stage = PipelineStage.FINALIZE
+            renditions = _renditions(db, video.id)
+            if renditions and all(r.status == RenditionStatus.DONE for r in renditions):
+                video.status = VideoStatus.READY
+                video.ready_at = video.ready_at or utcnow()
+                video.failure_reason = None
+                video.failed_stage = None
+            _publish_after_commit(db, video, "video.processed", job_kind=job.kind.value)
+
+    # Progress and cancellation
+    def _run_ffmpeg(self, argv: list[str], duration: float | None, rendition: str | None) -> None:
+        def report(progress: Progress) -> None:
+            now = time.monotonic()
+            if now - self._last_report < PROGRESS_EVERY_SECONDS:
+                return
+            self._last_report = now
+            self._report(rendition, progress)
+
+        try:
+            run(
+                argv,
+                self.ffmpeg,
+                duration=duration,
+                on_progress=report,
+                should_cancel=lambda: self._cancel_requested,
+            )
+        except FfmpegCancelled as error:
+            raise JobCancelledError from error
+
+    def _report(self, rendition: str | None, progress: Progress) -> None:
+        with session_scope(self.sessions) as db:
+            self._cancel_requested = self._cancel_check(db)
+            if rendition is None:
+                return
+            row = _rendition(db, self.job.video_id, rendition)
+            row.percent = round(progress.percent, 1)
+            row.eta_seconds = progress.eta_seconds
+            video = db.get_one(Video, self.job.video_id)
+            _publish_after_commit(
+                db,
+                video,
+                "video.progress",
+                rendition=rendition,
+                percent=row.percent,
+                eta_seconds=row.eta_seconds,
+            )
+
+    def _cancel_check(self, db: Session) -> bool:
+        return renew_lease(db, self.job.id, self.task_id, self.settings.VIDEO_JOB_LEASE_SECONDS)
+
+    def _update_rendition(self, name: str, **values: Any) -> None:
+        with session_scope(self.sessions) as db:
+            row = _rendition(db, self.job.video_id, name)
+            for field, value in values.items():
+                setattr(row, field, value)
+
+
+def _renditions(
+    db: Session, video_id: uuid.UUID, status: RenditionStatus | None = None
+) -> list[VideoRendition]:
+    statement = select(VideoRendition).where(VideoRendition.video_id == video_id)
+    if status is not None:
+        statement = statement.where(VideoRendition.status == status)
+    return list(db.scalars(statement.order_by(VideoRendition.short_side)))
+
+
+def _rendition(db: Session, video_id: uuid.UUID, name: str) -> VideoRendition:
+    return db.scalars(
+        select(VideoRendition).where(
+            VideoRendition.video_id == video_id, VideoRendition.name == name
+        )
+    ).one()
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: str(value) if isinstance(value, Fraction) else value for name, value in values.items()
+    }
+
+
+def _gave_up(attempts: int, reason: str | None) -> str:
+    return f"gave up after {attempts} attempts; last error: {reason or 'worker lost'}"
+
+
+def _publish_after_commit(db: Session, video: Video, event_type: str, **data: Any) -> None:
+    payload = {"video_id": str(video.id), "status": video.status.value, **data}
+    company_id = video.company_id
+    on_commit(db, lambda: publish_event(company_id, event_type, payload))

@@ -1,0 +1,289 @@
+"""Videos as company members see them: create from an uploaded file, follow processing
+(status, stage, per-rendition progress, place in the queue), cancel, re-process,
+re-encode one rendition, pick the poster frame, delete."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.background_tasks.names import (
+    QUEUE_DEFAULT,
+    QUEUE_MEDIA,
+    VIDEO_PURGE_OUTPUTS,
+    VIDEO_RUN_JOB,
+)
+from app.core.config import Settings
+from app.core.exceptions import ConflictError, UnsupportedMediaTypeError, ValidationFailedError
+from app.core.storage import StorageProvider, company_prefix
+from app.core.task_queue import enqueue_after_commit
+from app.models.storage import FileStatus, StoredFile
+from app.models.video import (
+    ACTIVE_JOB_STATUSES,
+    JobKind,
+    JobStatus,
+    PipelineStage,
+    RenditionStatus,
+    Video,
+    VideoJob,
+    VideoRendition,
+    VideoStatus,
+)
+from app.services.audit_service import AuditService
+from app.services.context import CompanyContext
+from app.services.pagination import PageParams, ResultPage, paginate
+from app.services.tenant import TenantService
+from app.utils.clock import utcnow
+
+
+def video_prefix(company_id: uuid.UUID, video_id: uuid.UUID) -> str:
+    return f"{company_prefix(company_id)}videos/{video_id}/"
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    job: VideoJob
+    # 1 = next to start; None once running or finished.
+    queue_position: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoDetail:
+    video: Video
+    renditions: list[VideoRendition]
+    job: JobView | None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaLinks:
+    expires_at: datetime
+    renditions: dict[str, str]
+    poster: str | None
+    storyboard: str | None
+    storyboard_vtt: str | None
+
+
+def new_job(
+    db: Session, video: Video, kind: JobKind, settings: Settings, target: str | None = None
+) -> VideoJob:
+    """Queue a job; the task is sent once the transaction commits."""
+    task_id = str(uuid.uuid4())
+    job = VideoJob(
+        company_id=video.company_id,
+        video_id=video.id,
+        kind=kind,
+        target=target,
+        status=JobStatus.QUEUED,
+        max_attempts=settings.VIDEO_JOB_MAX_ATTEMPTS,
+        queued_at=utcnow(),
+        task_id=task_id,
+    )
+    try:
+        with db.begin_nested():
+            db.add(job)
+    except IntegrityError as error:
+        raise ConflictError(
+            "This video is already being processed; cancel that first or wait for it."
+        ) from error
+    enqueue_after_commit(db, VIDEO_RUN_JOB, [str(job.id)], queue=QUEUE_MEDIA, task_id=task_id)
+    return job
+
+
+class VideoService(TenantService):
+    def __init__(
+        self, db: Session, ctx: CompanyContext, storage: StorageProvider, settings: Settings
+    ) -> None:
+        super().__init__(db, ctx)
+        self.storage = storage
+        self.settings = settings
+
+    def create(self, file_id: uuid.UUID, title: str) -> VideoDetail:
+        source = self.get_owned(StoredFile, file_id, "File")
+        if source.status != FileStatus.AVAILABLE:
+            raise ConflictError("The file is still uploading; complete the upload first.")
+        if not (source.content_type or "").startswith("video/"):
+            raise UnsupportedMediaTypeError(
+                f"A video needs a video file; this one is {source.content_type}."
+            )
+        video = Video(
+            company_id=self.ctx.company_id,
+            file_id=source.id,
+            title=title,
+            status=VideoStatus.UPLOADED,
+            stage=PipelineStage.QUEUED,
+            created_by_id=self.ctx.user.id,
+        )
+        self.db.add(video)
+        self.db.flush()
+        new_job(self.db, video, JobKind.PROCESS, self.settings)
+        self._audit("video.created", video)
+        return self.detail(video.id)
+
+    def list_videos(
+        self, params: PageParams, status: VideoStatus | None, title: str | None
+    ) -> ResultPage[Video]:
+        statement = self.scoped(Video)
+        if status:
+            statement = statement.where(Video.status == status)
+        if title:
+            statement = statement.where(Video.title.icontains(title, autoescape=True))
+        return paginate(self.db, statement.order_by(Video.created_at.desc(), Video.id), params)
+
+    def get(self, video_id: uuid.UUID, *, for_update: bool = False) -> Video:
+        return self.get_owned(Video, video_id, "Video", for_update=for_update)
+
+    def detail(self, video_id: uuid.UUID) -> VideoDetail:
+        video = self.get(video_id)
+        renditions = list(
+            self.db.scalars(
+                self.scoped(VideoRendition)
+                .where(VideoRendition.video_id == video.id)
+                .order_by(VideoRendition.short_side)
+            )
+        )
+        return VideoDetail(video, renditions, self._latest_job(video))
+
+    def rename(self, video_id: uuid.UUID, title: str) -> VideoDetail:
+        self.get(video_id).title = title
+        return self.detail(video_id)
+
+    def cancel(self, video_id: uuid.UUID) -> VideoDetail:
+        video = self.get(video_id, for_update=True)
+        job = self._active_job(video)
+        if job is None:
+            raise ConflictError("Nothing is being processed for this video.")
+        if job.status == JobStatus.QUEUED:
+            settle_cancelled(self.db, video, job)
+        else:
+            job.cancel_requested = True  # the worker stops ffmpeg within a second or two
+        self._audit("video.cancelled", video)
+        return self.detail(video_id)
+
+    def reprocess(self, video_id: uuid.UUID) -> VideoDetail:
+        video = self.get(video_id, for_update=True)
+        video.status = VideoStatus.UPLOADED
+        video.stage = PipelineStage.QUEUED
+        video.failure_reason = None
+        video.failed_stage = None
+        new_job(self.db, video, JobKind.PROCESS, self.settings)
+        self._audit("video.reprocessed", video)
+        return self.detail(video_id)
+
+    def reencode(self, video_id: uuid.UUID, rendition_name: str) -> VideoDetail:
+        video = self.get(video_id, for_update=True)
+        rendition = self.db.scalar(
+            self.scoped(VideoRendition).where(
+                VideoRendition.video_id == video.id, VideoRendition.name == rendition_name
+            )
+        )
+        if rendition is None:
+            raise ValidationFailedError(
+                f"This video has no rendition {rendition_name!r}.",
+                details={"rendition": rendition_name},
+            )
+        rendition.status = RenditionStatus.WAITING
+        rendition.percent = 0.0
+        rendition.error = None
+        new_job(self.db, video, JobKind.RENDITION, self.settings, target=rendition_name)
+        self._audit("video.rendition_reencoded", video)
+        return self.detail(video_id)
+
+    def set_poster_time(self, video_id: uuid.UUID, at_seconds: float) -> VideoDetail:
+        video = self.get(video_id, for_update=True)
+        if video.duration_seconds is None:
+            raise ConflictError("The video has not been probed yet; wait until it is playable.")
+        if at_seconds >= video.duration_seconds:
+            raise ValidationFailedError(
+                f"The video lasts {video.duration_seconds:.2f} s; pick a time before that.",
+                details={"duration_seconds": video.duration_seconds},
+            )
+        video.poster_at_seconds = at_seconds
+        new_job(self.db, video, JobKind.POSTER, self.settings)
+        return self.detail(video_id)
+
+    def media_links(self, video_id: uuid.UUID) -> MediaLinks:
+        result = self.detail(video_id)
+        ttl = self.settings.STORAGE_URL_TTL_SECONDS
+
+        def link(key: str | None, content_type: str | None = None) -> str | None:
+            return self.storage.download_url(key, ttl, content_type=content_type) if key else None
+
+        return MediaLinks(
+            expires_at=utcnow() + timedelta(seconds=ttl),
+            renditions={
+                r.name: self.storage.download_url(r.mp4_key, ttl, content_type="video/mp4")
+                for r in result.renditions
+                if r.status == RenditionStatus.DONE and r.mp4_key
+            },
+            poster=link(result.video.poster_key, "image/jpeg"),
+            storyboard=link(result.video.storyboard_key, "image/jpeg"),
+            storyboard_vtt=link(result.video.storyboard_vtt_key, "text/vtt"),
+        )
+
+    def delete(self, video_id: uuid.UUID) -> None:
+        video = self.get(video_id, for_update=True)
+        job = self._active_job(video)
+        if job is not None:
+            job.cancel_requested = True
+            if job.status == JobStatus.QUEUED:
+                settle_cancelled(self.db, video, job)
+        video.soft_delete()
+        self._audit("video.deleted", video)
+        enqueue_after_commit(
+            self.db, VIDEO_PURGE_OUTPUTS, [str(video.id)], queue=QUEUE_DEFAULT, countdown=60
+        )
+
+    def _active_job(self, video: Video) -> VideoJob | None:
+        job: VideoJob | None = self.db.scalar(
+            self.scoped(VideoJob).where(
+                VideoJob.video_id == video.id, VideoJob.status.in_(ACTIVE_JOB_STATUSES)
+            )
+        )
+        return job
+
+    def _latest_job(self, video: Video) -> JobView | None:
+        job = self.db.scalar(
+            self.scoped(VideoJob)
+            .where(VideoJob.video_id == video.id)
+            .order_by(VideoJob.queued_at.desc(), VideoJob.id)
+            .limit(1)
+        )
+        if job is None:
+            return None
+        return JobView(job, queue_position(self.db, job))
+
+    def _audit(self, action: str, video: Video) -> None:
+        AuditService(self.db).record(
+            action,
+            entity_type="video",
+            entity_id=video.id,
+            actor_user_id=self.ctx.user.id,
+            meta=self.ctx.meta,
+            company_id=self.ctx.company_id,
+            changes={"title": video.title},
+        )
+
+
+def queue_position(db: Session, job: VideoJob) -> int | None:
+    """Jobs of every company wait in one media queue, in order; this job's place in it."""
+    if job.status != JobStatus.QUEUED:
+        return None
+    ahead = db.scalar(
+        select(func.count())
+        .select_from(VideoJob)
+        .where(VideoJob.status == JobStatus.QUEUED, VideoJob.queued_at < job.queued_at)
+    )
+    return (ahead or 0) + 1
+
+
+def settle_cancelled(db: Session, video: Video, job: VideoJob) -> None:
+    """The job stopped on request. A video that already plays keeps playing."""
+    job.status = JobStatus.CANCELLED
+    job.finished_at = utcnow()
+    job.lease_expires_at = None
+    if video.status in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
+        video.status = VideoStatus.CANCELLED
+    db.flush()

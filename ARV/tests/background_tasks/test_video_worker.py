@@ -1,0 +1,135 @@
+"""A real Celery worker runs the video pipeline; SIGKILL its pool process mid-transcode
+and the task is redelivered (acks_late + reject_on_worker_lost) and finished, with one
+set of renditions. These tests commit for real, so they clean up after themselves."""
+
+import os
+import signal
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, delete, select
+
+from app.background_tasks.names import QUEUE_MEDIA
+from app.core.config import Settings
+from app.core.database import session_scope
+from app.core.storage import build_storage
+from app.models import (
+    Company,
+    FileStatus,
+    JobKind,
+    JobStatus,
+    PipelineStage,
+    RenditionStatus,
+    StoredFile,
+    Video,
+    VideoJob,
+    VideoRendition,
+    VideoStatus,
+)
+from app.services.storage_service import file_key
+from app.services.video_service import new_job
+from tests.support.media import make_clip
+from tests.support.processes import (
+    celery_worker_command,
+    child_pids,
+    project_env,
+    running,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def committed_company(engine: Engine) -> Iterator[uuid.UUID]:
+    with session_scope() as db:
+        company = Company(name="Worker Test", slug=f"worker-{uuid.uuid4().hex[:8]}", plan="pro")
+        db.add(company)
+    yield company.id
+    with session_scope() as db:
+        db.execute(delete(Video).where(Video.company_id == company.id))
+        db.execute(delete(Company).where(Company.id == company.id))
+
+
+def queue_video(settings: Settings, company_id: uuid.UUID, clip: Path) -> uuid.UUID:
+    """Commit a file, a video and its job; the task is sent when the commit succeeds."""
+    storage = build_storage(settings)
+    with session_scope() as db:
+        stored = StoredFile(
+            company_id=company_id,
+            status=FileStatus.AVAILABLE,
+            filename=clip.name,
+            content_type="video/mp4",
+            size_bytes=clip.stat().st_size,
+            storage_key=file_key(company_id, uuid.uuid4()),
+        )
+        storage.put_file(stored.storage_key, clip)
+        db.add(stored)
+        db.flush()
+        video = Video(
+            company_id=company_id,
+            file_id=stored.id,
+            title="kill test",
+            status=VideoStatus.UPLOADED,
+            stage=PipelineStage.QUEUED,
+        )
+        db.add(video)
+        db.flush()
+        job = new_job(db, video, JobKind.PROCESS, settings)
+    return job.id
+
+
+def job_row(job_id: uuid.UUID) -> VideoJob:
+    with session_scope() as db:
+        return db.get_one(VideoJob, job_id)
+
+
+def encoding_started(video_id: uuid.UUID) -> bool:
+    with session_scope() as db:
+        return bool(
+            db.scalar(
+                select(VideoRendition.id).where(
+                    VideoRendition.video_id == video_id,
+                    VideoRendition.status == RenditionStatus.ENCODING,
+                    VideoRendition.percent > 0,
+                )
+            )
+        )
+
+
+def test_sigkilled_worker_process_has_its_job_redelivered_and_finished(
+    settings: Settings, committed_company: uuid.UUID, tmp_path: Path
+) -> None:
+    # MPEG-4 Part 2 is not copied: the first rendition is a real encode lasting seconds.
+    clip = make_clip(
+        tmp_path / "long.avi", width=1280, height=720, seconds=12, vcodec="mpeg4", audio=True
+    )
+    job_id = queue_video(settings, committed_company, clip)
+    video_id = job_row(job_id).video_id
+    log = tmp_path / "worker.log"
+    with running(celery_worker_command(QUEUE_MEDIA), project_env(), log) as worker:
+        wait_until(lambda: encoding_started(video_id), 90, "the first encode to report progress")
+        [pool_process] = child_pids(worker.pid)
+        os.kill(pool_process, signal.SIGKILL)
+        wait_until(
+            lambda: job_row(job_id).status in (JobStatus.SUCCEEDED, JobStatus.FAILED),
+            180,
+            f"the redelivered job to finish; worker log:\n{log.read_text()}",
+        )
+    job = job_row(job_id)
+    assert job.status == JobStatus.SUCCEEDED, job.last_error
+    assert job.attempts == 2
+    assert "WorkerLostError" in log.read_text()
+    with session_scope() as db:
+        video = db.get_one(Video, video_id)
+        names = list(
+            db.scalars(select(VideoRendition.name).where(VideoRendition.video_id == video_id))
+        )
+        statuses = set(
+            db.scalars(select(VideoRendition.status).where(VideoRendition.video_id == video_id))
+        )
+    assert video.status == VideoStatus.READY
+    assert sorted(names) == ["360p", "720p"]
+    assert statuses == {RenditionStatus.DONE}

@@ -1,0 +1,313 @@
+"""The media pipeline, run in-process on real ffmpeg and the local provider, against the
+test's PostgreSQL transaction: renditions, HLS, stills, failures, retries, idempotency."""
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import Settings
+from app.core.storage import StorageProvider, build_storage
+from app.models import (
+    Company,
+    FileStatus,
+    JobKind,
+    JobStatus,
+    PipelineStage,
+    RenditionStatus,
+    StoredFile,
+    Video,
+    VideoJob,
+    VideoRendition,
+    VideoStatus,
+)
+from app.services.storage_service import file_key
+from app.services.video_jobs import recover_expired_jobs
+from app.services.video_pipeline import Outcome, VideoPipeline
+from app.services.video_service import new_job, video_prefix
+from app.utils.clock import utcnow
+from app.utils.ffmpeg import FfmpegConfig, probe
+from tests.support.factories import make_company
+from tests.support.media import Clips, make_clip
+
+FFMPEG = FfmpegConfig()
+
+
+@pytest.fixture
+def storage(settings: Settings) -> StorageProvider:
+    settings.local_storage_root.mkdir(parents=True, exist_ok=True)
+    return build_storage(settings)
+
+
+@pytest.fixture
+def company(db: Session) -> Company:
+    company = make_company(db)
+    company.plan = "pro"  # HLS included
+    db.flush()
+    return company
+
+
+VideoMaker = Callable[[Path], VideoJob]
+
+
+@pytest.fixture
+def make_video(
+    db: Session, storage: StorageProvider, settings: Settings, company: Company
+) -> VideoMaker:
+    def make(clip: Path) -> VideoJob:
+        stored = StoredFile(
+            company_id=company.id,
+            status=FileStatus.AVAILABLE,
+            filename=clip.name,
+            content_type="video/mp4",
+            size_bytes=clip.stat().st_size,
+            storage_key=file_key(company.id, uuid.uuid4()),
+        )
+        storage.put_file(stored.storage_key, clip, "video/mp4")
+        db.add(stored)
+        db.flush()
+        video = Video(
+            company_id=company.id,
+            file_id=stored.id,
+            title=clip.stem,
+            status=VideoStatus.UPLOADED,
+            stage=PipelineStage.QUEUED,
+        )
+        db.add(video)
+        db.flush()
+        return new_job(db, video, JobKind.PROCESS, settings)
+
+    return make
+
+
+@pytest.fixture
+def pipeline(
+    session_factory: sessionmaker[Session], storage: StorageProvider, settings: Settings
+) -> VideoPipeline:
+    return VideoPipeline(session_factory, storage, settings)
+
+
+def run(pipeline: VideoPipeline, job: VideoJob) -> Outcome:
+    assert job.task_id
+    return pipeline.run(job.id, job.task_id)
+
+
+def renditions(db: Session, video_id: uuid.UUID) -> dict[str, VideoRendition]:
+    rows = db.scalars(select(VideoRendition).where(VideoRendition.video_id == video_id))
+    return {row.name: row for row in rows}
+
+
+def reloaded(db: Session, job: VideoJob) -> tuple[Video, VideoJob]:
+    db.expire_all()
+    return db.get_one(Video, job.video_id), db.get_one(VideoJob, job.id)
+
+
+def moov_before_mdat(path: Path) -> bool:
+    data = path.read_bytes()
+    return 0 <= data.find(b"moov") < data.find(b"mdat")
+
+
+def test_standard_source_is_copied_then_the_ladder_filled(
+    db: Session,
+    pipeline: VideoPipeline,
+    make_video: VideoMaker,
+    storage: StorageProvider,
+    tmp_path: Path,
+    settings: Settings,
+) -> None:
+    clip = make_clip(tmp_path / "hd.mp4", width=1280, height=720, seconds=2, audio=True)
+    job = make_video(clip)
+    assert run(pipeline, job).status == "succeeded"
+
+    video, job = reloaded(db, job)
+    assert video.status == VideoStatus.READY
+    assert video.source_is_standard is True
+    assert video.playable_at is not None
+    assert video.ready_at is not None
+    assert video.playable_at <= video.ready_at
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1)
+    rows = renditions(db, video.id)
+    assert set(rows) == {"720p", "360p"}
+    assert rows["720p"].is_copy
+    assert not rows["360p"].is_copy
+    assert all(row.status == RenditionStatus.DONE for row in rows.values())
+    assert (rows["360p"].width, rows["360p"].height) == (640, 360)
+
+    local = settings.local_storage_root
+    small = local / rows["360p"].mp4_key  # type: ignore[operator]
+    info = probe(small, FFMPEG)
+    assert (info.video_codec, info.display_width, info.display_height) == ("h264", 640, 360)
+    assert info.has_audio
+    assert moov_before_mdat(small)
+    master = (local / video.hls_master_key).read_text()  # type: ignore[operator]
+    assert "720p/index.m3u8" in master
+    assert "360p/index.m3u8" in master
+    assert storage.exists(f"{video_prefix(video.company_id, video.id)}hls/360p/index.m3u8")
+    assert storage.exists(video.poster_key or "-")
+    assert video.thumbnail_keys
+    assert all(storage.exists(key) for key in video.thumbnail_keys)
+    assert "#xywh=" in (local / (video.storyboard_vtt_key or "-")).read_text()
+
+
+def test_non_standard_source_gets_720p_first_and_is_never_upscaled(
+    db: Session, pipeline: VideoPipeline, make_video: VideoMaker, clips: Clips
+) -> None:
+    job = make_video(clips.hevc_or_mpeg4)
+    assert run(pipeline, job).status == "succeeded"
+    video, _ = reloaded(db, job)
+    assert video.source_is_standard is False
+    rows = renditions(db, video.id)
+    assert rows
+    assert not any(row.is_copy for row in rows.values())
+    assert max(row.short_side for row in rows.values()) <= min(video.width or 0, video.height or 0)
+
+
+def test_portrait_without_audio_keeps_its_orientation(
+    db: Session, pipeline: VideoPipeline, make_video: VideoMaker, clips: Clips
+) -> None:
+    job = make_video(clips.portrait_h264_no_audio)
+    assert run(pipeline, job).status == "succeeded"
+    video, _ = reloaded(db, job)
+    assert video.has_audio is False
+    assert (video.width or 0) < (video.height or 0)
+    for row in renditions(db, video.id).values():
+        assert (row.width or 0) < (row.height or 0)
+
+
+def test_rotated_phone_video_is_shown_upright(
+    db: Session, pipeline: VideoPipeline, make_video: VideoMaker, clips: Clips, settings: Settings
+) -> None:
+    job = make_video(clips.rotated_phone)
+    assert run(pipeline, job).status == "succeeded"
+    video, _ = reloaded(db, job)
+    assert video.rotation in (90, 270)
+    assert (video.width or 0) < (video.height or 0)
+    for row in renditions(db, video.id).values():
+        output = probe(settings.local_storage_root / (row.mp4_key or ""), FFMPEG)
+        assert output.display_width < output.display_height
+
+
+@pytest.mark.parametrize(
+    ("clip_name", "stage"),
+    [("corrupt", None), ("text_as_mp4", PipelineStage.PROBE), ("hls_as_mp4", PipelineStage.PROBE)],
+)
+def test_bad_files_fail_once_with_a_reason(
+    db: Session,
+    pipeline: VideoPipeline,
+    make_video: VideoMaker,
+    clips: Clips,
+    clip_name: str,
+    stage: PipelineStage | None,
+) -> None:
+    job = make_video(getattr(clips, clip_name))
+    assert run(pipeline, job).status == "failed"
+    video, job = reloaded(db, job)
+    assert video.status == VideoStatus.FAILED
+    assert video.failure_reason
+    assert stage is None or video.failed_stage == stage
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 1)
+
+
+def test_plan_limits_are_enforced_at_probe(
+    db: Session, pipeline: VideoPipeline, make_video: VideoMaker, company: Company, tmp_path: Path
+) -> None:
+    company.plan = "free"  # up to 1080p
+    db.flush()
+    clip = make_clip(tmp_path / "tall.mp4", width=1920, height=1200, seconds=1, audio=False)
+    job = make_video(clip)
+    assert run(pipeline, job).status == "failed"
+    video, _ = reloaded(db, job)
+    assert video.failed_stage == PipelineStage.PROBE
+    assert "1080p" in (video.failure_reason or "")
+
+
+def test_running_a_job_twice_yields_one_set_of_outputs(
+    db: Session,
+    pipeline: VideoPipeline,
+    make_video: VideoMaker,
+    clips: Clips,
+    storage: StorageProvider,
+) -> None:
+    job = make_video(clips.landscape_h264_audio)
+    assert run(pipeline, job).status == "succeeded"
+    video, _ = reloaded(db, job)
+    keys_after_first = {info.key for info in storage.list(video_prefix(video.company_id, video.id))}
+    assert run(pipeline, job).status == "skipped"
+    # A new job over the same video overwrites the same keys.
+    again = new_job(db, video, JobKind.PROCESS, pipeline.settings)
+    assert run(pipeline, again).status == "succeeded"
+    keys_after_second = {
+        info.key for info in storage.list(video_prefix(video.company_id, video.id))
+    }
+    assert keys_after_second == keys_after_first
+    assert len(renditions(db, video.id)) == len({k for k in keys_after_first if k.endswith(".mp4")})
+
+
+def test_transient_failures_retry_then_give_up(
+    db: Session,
+    session_factory: sessionmaker[Session],
+    storage: StorageProvider,
+    settings: Settings,
+    make_video: VideoMaker,
+    clips: Clips,
+) -> None:
+    broken = settings.model_copy(update={"FFPROBE_BINARY": "/nonexistent/ffprobe"})
+    pipeline = VideoPipeline(session_factory, storage, broken)
+    job = make_video(clips.landscape_h264_audio)
+    first = run(pipeline, job)
+    assert first.status == "retry"
+    assert first.retry_in == 10
+    _, row = reloaded(db, job)
+    assert row.status == JobStatus.QUEUED
+    assert run(pipeline, job).retry_in == 20
+    assert run(pipeline, job).status == "failed"
+    video, row = reloaded(db, job)
+    assert (row.status, row.attempts) == (JobStatus.FAILED, settings.VIDEO_JOB_MAX_ATTEMPTS)
+    assert video.status == VideoStatus.FAILED
+    assert "gave up after 3 attempts" in (video.failure_reason or "")
+
+
+def test_watchdog_requeues_expired_leases_and_fails_exhausted_jobs(
+    db: Session, pipeline: VideoPipeline, make_video: VideoMaker, clips: Clips
+) -> None:
+    stuck = make_video(clips.landscape_h264_audio)
+    stuck.status = JobStatus.RUNNING
+    stuck.attempts = 1
+    stuck.lease_expires_at = utcnow()
+    spent = make_video(clips.portrait_h264_no_audio)
+    spent.status = JobStatus.RUNNING
+    spent.attempts = spent.max_attempts
+    spent.lease_expires_at = utcnow()
+    db.flush()
+    old_task = stuck.task_id
+
+    recovery = recover_expired_jobs(db, utcnow())
+    assert [job_id for job_id, _ in recovery.requeued] == [stuck.id]
+    assert recovery.exhausted == [spent.id]
+    assert stuck.status == JobStatus.QUEUED
+    assert stuck.task_id != old_task
+    db.flush()
+    assert pipeline.give_up(spent.id)
+    video, job = reloaded(db, spent)
+    assert job.status == JobStatus.FAILED
+    assert "gave up after 3 attempts" in (video.failure_reason or "")
+
+
+def test_a_redelivered_task_may_reclaim_its_own_running_job(
+    db: Session, pipeline: VideoPipeline, make_video: VideoMaker, clips: Clips
+) -> None:
+    job = make_video(clips.landscape_h264_audio)
+    job.status = JobStatus.RUNNING
+    job.attempts = 1
+    job.lease_expires_at = utcnow().replace(year=2100)
+    db.flush()
+    assert run(pipeline, job).status == "succeeded"  # same task id: the worker was lost
+    other = make_video(clips.portrait_h264_no_audio)
+    other.status = JobStatus.RUNNING
+    other.attempts = 1
+    other.lease_expires_at = utcnow().replace(year=2100)
+    db.flush()
+    assert pipeline.run(other.id, "another-task").status == "skipped"
