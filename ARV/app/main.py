@@ -25,6 +25,20 @@ OPENAPI_TAGS = [
     {"name": "auth", "description": "Sign-up, sign-in, sessions, verification, password reset."},
     {"name": "users", "description": "Your own account."},
     {"name": "companies", "description": "Companies, members, invitations and audit log."},
+    {
+        "name": "storage",
+        "description": "Files: streamed or direct uploads in parts, quota, download links.",
+    },
+    {
+        "name": "videos",
+        "description": "Videos: processing into an H.264/AAC ladder, HLS and stills, with "
+        "progress per rendition.",
+    },
+    {
+        "name": "storage links",
+        "description": "Signed links of the local storage provider (no sign-in: the "
+        "signature is the authorisation).",
+    },
     {"name": "operations", "description": "Liveness, readiness and metrics."},
 ]
 

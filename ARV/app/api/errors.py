@@ -8,6 +8,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from app.core.exceptions import AppError, ErrorCode
 from app.core.logging import request_id_var
@@ -75,7 +76,14 @@ async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     return error_response(code, message, headers=dict(exc.headers or {}))
 
 
+async def _client_disconnect(_: Request, exc: ClientDisconnect) -> JSONResponse:
+    # The client left mid-upload; nobody reads this answer, and it is not a server fault.
+    logger.info("client disconnected before the request body ended")
+    return error_response(ErrorCode.BAD_REQUEST, "The request body ended early.")
+
+
 def register_exception_handlers(app: FastAPI) -> None:
+    app.exception_handler(ClientDisconnect)(_client_disconnect)
     app.exception_handler(AppError)(_app_error)
     app.exception_handler(RequestValidationError)(_validation_error)
     app.exception_handler(StarletteHTTPException)(_http_error)

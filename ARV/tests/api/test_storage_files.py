@@ -6,8 +6,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -339,3 +341,38 @@ def test_part_numbers_outside_the_upload_are_refused(
     )
     assert response.status_code == 422
     assert response.json()["error"]["details"]["invalid_parts"] == [3]
+
+
+def test_client_leaving_mid_upload_keeps_nothing_and_is_no_server_error(
+    app: FastAPI, tenant: Tenant, db: Session
+) -> None:
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": PNG[:100], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = {**tenant.headers[Role.EDITOR], "content-length": str(len(PNG))}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": files_url(tenant),
+        "raw_path": files_url(tenant).encode(),
+        "query_string": b"filename=a.png",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    anyio.run(app, scope, receive, send)
+    start = next(message for message in sent if message["type"] == "http.response.start")
+    assert start["status"] == 400
+    assert db.scalar(select(StoredFile).where(StoredFile.company_id == tenant.company.id)) is None
