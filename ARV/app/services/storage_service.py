@@ -24,7 +24,6 @@ from app.core.task_queue import enqueue_after_commit
 from app.models.company import Company
 from app.models.storage import FileStatus, StoredFile
 from app.models.video import Video, VideoRendition
-from app.services.audit_service import AuditService
 from app.services.context import CompanyContext
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.plans import limits_for
@@ -343,15 +342,8 @@ class FileService(TenantService):
         return statement
 
     def _audit(self, action: str, stored: StoredFile) -> None:
-        AuditService(self.db).record(
-            action,
-            entity_type="file",
-            entity_id=stored.id,
-            actor_user_id=self.ctx.user.id,
-            meta=self.ctx.meta,
-            company_id=self.ctx.company_id,
-            changes={"filename": stored.filename, "size_bytes": stored.size_bytes},
-        )
+        changes = {"filename": stored.filename, "size_bytes": stored.size_bytes}
+        self.audit(action, "file", stored.id, changes)
 
 
 def part_count(stored: StoredFile) -> int:

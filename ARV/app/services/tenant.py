@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.core.exceptions import NotFoundError
 from app.models.base import SoftDeletable, TenantOwned
+from app.services.audit_service import AuditService
 from app.services.context import CompanyContext
 
 Owned = TypeVar("Owned", bound=TenantOwned)
@@ -39,3 +40,17 @@ class TenantService:
         if row is None:
             raise NotFoundError.for_entity(entity, entity_id)
         return row
+
+    def audit(
+        self, action: str, entity_type: str, entity_id: uuid.UUID, changes: dict[str, Any]
+    ) -> None:
+        """Record what the caller did in the company's audit log."""
+        AuditService(self.db).record(
+            action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            actor_user_id=self.ctx.user.id,
+            meta=self.ctx.meta,
+            company_id=self.ctx.company_id,
+            changes=changes,
+        )

@@ -32,7 +32,6 @@ from app.models.video import (
     VideoRendition,
     VideoStatus,
 )
-from app.services.audit_service import AuditService
 from app.services.context import CompanyContext
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.tenant import TenantService
@@ -256,15 +255,7 @@ class VideoService(TenantService):
         return JobView(job, queue_position(self.db, job))
 
     def _audit(self, action: str, video: Video) -> None:
-        AuditService(self.db).record(
-            action,
-            entity_type="video",
-            entity_id=video.id,
-            actor_user_id=self.ctx.user.id,
-            meta=self.ctx.meta,
-            company_id=self.ctx.company_id,
-            changes={"title": video.title},
-        )
+        self.audit(action, "video", video.id, {"title": video.title})
 
 
 def queue_position(db: Session, job: VideoJob) -> int | None:

@@ -20,12 +20,10 @@ from app.api.deps import (
     SessionFactoryDep,
     SettingsDep,
     StorageDep,
-    company_context,
 )
-from app.api.routes.tenant_common import TENANT, TENANT_ERRORS
+from app.api.routes.tenant_common import TENANT, TENANT_ERRORS, ContentReader, ContentWriter
 from app.core.database import session_scope
 from app.core.exceptions import LengthRequiredError
-from app.core.permissions import Action
 from app.core.storage import UploadedPart
 from app.models.storage import FileStatus
 from app.schemas.common import Page, error_responses
@@ -41,15 +39,12 @@ from app.schemas.storage import (
     StoredFileResponse,
     UploadedPartResponse,
 )
-from app.services.context import CompanyContext
 from app.services.storage_service import FileFilters, FileService, check_file_size
 from app.services.uploads import upload_stream
 
 router = APIRouter(tags=["storage"])
 FILES = f"{TENANT}/storage/files"
 UPLOADS = f"{TENANT}/storage/uploads"
-Reader = Annotated[CompanyContext, company_context(Action.CONTENT_READ)]
-Writer = Annotated[CompanyContext, company_context(Action.CONTENT_WRITE)]
 UPLOAD_ERRORS = error_responses(
     {
         402: "The company's storage quota would be exceeded.",
@@ -74,7 +69,7 @@ UPLOAD_ERRORS = error_responses(
 )
 async def upload_file(
     request: Request,
-    ctx: Writer,
+    ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
@@ -102,7 +97,7 @@ async def upload_file(
 
 @router.get(FILES, summary="List files", responses=TENANT_ERRORS)
 def list_files(
-    ctx: Reader,
+    ctx: ContentReader,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
@@ -125,7 +120,11 @@ def list_files(
 
 @router.get(f"{FILES}/{{file_id}}", summary="One file", responses=TENANT_ERRORS)
 def read_file(
-    file_id: uuid.UUID, ctx: Reader, db: DbSession, storage: StorageDep, settings: SettingsDep
+    file_id: uuid.UUID,
+    ctx: ContentReader,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> StoredFileResponse:
     return StoredFileResponse.model_validate(FileService(db, ctx, storage, settings).get(file_id))
 
@@ -137,7 +136,11 @@ def read_file(
     responses=TENANT_ERRORS,
 )
 def download_link(
-    file_id: uuid.UUID, ctx: Reader, db: DbSession, storage: StorageDep, settings: SettingsDep
+    file_id: uuid.UUID,
+    ctx: ContentReader,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> DownloadLink:
     service = FileService(db, ctx, storage, settings)
     url, expires_at = service.download_url(service.get(file_id))
@@ -152,14 +155,18 @@ def download_link(
     responses={**TENANT_ERRORS, **error_responses({409: "A video is made from this file."})},
 )
 def delete_file(
-    file_id: uuid.UUID, ctx: Writer, db: DbSession, storage: StorageDep, settings: SettingsDep
+    file_id: uuid.UUID,
+    ctx: ContentWriter,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> None:
     FileService(db, ctx, storage, settings).delete(file_id)
 
 
 @router.get(f"{TENANT}/storage/usage", summary="Storage used and allowed", responses=TENANT_ERRORS)
 def storage_usage(
-    ctx: Reader, db: DbSession, storage: StorageDep, settings: SettingsDep
+    ctx: ContentReader, db: DbSession, storage: StorageDep, settings: SettingsDep
 ) -> StorageUsageResponse:
     usage = FileService(db, ctx, storage, settings).usage()
     return StorageUsageResponse(
@@ -185,7 +192,7 @@ def storage_usage(
 )
 def start_direct_upload(
     body: DirectUploadCreate,
-    ctx: Writer,
+    ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
@@ -202,7 +209,7 @@ def start_direct_upload(
 def part_urls(
     file_id: uuid.UUID,
     body: PartUrlsRequest,
-    ctx: Writer,
+    ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
@@ -217,7 +224,11 @@ def part_urls(
     responses=TENANT_ERRORS,
 )
 def received_parts(
-    file_id: uuid.UUID, ctx: Writer, db: DbSession, storage: StorageDep, settings: SettingsDep
+    file_id: uuid.UUID,
+    ctx: ContentWriter,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> list[UploadedPartResponse]:
     parts = FileService(db, ctx, storage, settings).received_parts(file_id)
     return [UploadedPartResponse.model_validate(part, from_attributes=True) for part in parts]
@@ -232,7 +243,7 @@ def received_parts(
 def complete_direct_upload(
     file_id: uuid.UUID,
     body: DirectUploadComplete,
-    ctx: Writer,
+    ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
@@ -253,6 +264,10 @@ def complete_direct_upload(
     responses=TENANT_ERRORS,
 )
 def abort_direct_upload(
-    file_id: uuid.UUID, ctx: Writer, db: DbSession, storage: StorageDep, settings: SettingsDep
+    file_id: uuid.UUID,
+    ctx: ContentWriter,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> None:
     FileService(db, ctx, storage, settings).abort_direct_upload(file_id)

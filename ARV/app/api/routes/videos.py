@@ -7,9 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from app.api.deps import DbSession, PageParamsDep, SettingsDep, StorageDep, company_context
-from app.api.routes.tenant_common import TENANT, TENANT_ERRORS
-from app.core.permissions import Action
+from app.api.deps import DbSession, PageParamsDep, SettingsDep, StorageDep
+from app.api.routes.tenant_common import TENANT, TENANT_ERRORS, ContentReader, ContentWriter
 from app.models.video import VideoStatus
 from app.schemas.common import Page, error_responses
 from app.schemas.video import (
@@ -23,14 +22,11 @@ from app.schemas.video import (
     VideoResponse,
     VideoUpdate,
 )
-from app.services.context import CompanyContext
 from app.services.video_service import VideoDetail, VideoService
 
 router = APIRouter(tags=["videos"])
 VIDEOS = f"{TENANT}/videos"
 VIDEO = f"{VIDEOS}/{{video_id}}"
-Reader = Annotated[CompanyContext, company_context(Action.CONTENT_READ)]
-Writer = Annotated[CompanyContext, company_context(Action.CONTENT_WRITE)]
 BUSY = error_responses({409: "Another job runs for this video, or nothing to cancel."})
 
 
@@ -60,14 +56,14 @@ def _detail(result: VideoDetail) -> VideoDetailResponse:
     },
 )
 def create_video(
-    body: VideoCreate, ctx: Writer, db: DbSession, storage: StorageDep, settings: SettingsDep
+    body: VideoCreate, ctx: ContentWriter, db: DbSession, storage: StorageDep, settings: SettingsDep
 ) -> VideoDetailResponse:
     return _detail(VideoService(db, ctx, storage, settings).create(body.file_id, body.title))
 
 
 @router.get(VIDEOS, summary="List videos", responses=TENANT_ERRORS)
 def list_videos(
-    ctx: Reader,
+    ctx: ContentReader,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
@@ -81,7 +77,11 @@ def list_videos(
 
 @router.get(VIDEO, summary="A video, its renditions and its latest job", responses=TENANT_ERRORS)
 def read_video(
-    video_id: uuid.UUID, ctx: Reader, db: DbSession, storage: StorageDep, settings: SettingsDep
+    video_id: uuid.UUID,
+    ctx: ContentReader,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> VideoDetailResponse:
     return _detail(VideoService(db, ctx, storage, settings).detail(video_id))
 
@@ -90,7 +90,7 @@ def read_video(
 def update_video(
     video_id: uuid.UUID,
     body: VideoUpdate,
-    ctx: Writer,
+    ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
@@ -106,14 +106,22 @@ def update_video(
     responses=TENANT_ERRORS,
 )
 def delete_video(
-    video_id: uuid.UUID, ctx: Writer, db: DbSession, storage: StorageDep, settings: SettingsDep
+    video_id: uuid.UUID,
+    ctx: ContentWriter,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> None:
     VideoService(db, ctx, storage, settings).delete(video_id)
 
 
 @router.post(f"{VIDEO}/cancel", summary="Cancel processing", responses={**TENANT_ERRORS, **BUSY})
 def cancel_video(
-    video_id: uuid.UUID, ctx: Writer, db: DbSession, storage: StorageDep, settings: SettingsDep
+    video_id: uuid.UUID,
+    ctx: ContentWriter,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> VideoDetailResponse:
     return _detail(VideoService(db, ctx, storage, settings).cancel(video_id))
 
@@ -124,7 +132,11 @@ def cancel_video(
     responses={**TENANT_ERRORS, **BUSY},
 )
 def reprocess_video(
-    video_id: uuid.UUID, ctx: Writer, db: DbSession, storage: StorageDep, settings: SettingsDep
+    video_id: uuid.UUID,
+    ctx: ContentWriter,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> VideoDetailResponse:
     return _detail(VideoService(db, ctx, storage, settings).reprocess(video_id))
 
@@ -137,7 +149,7 @@ def reprocess_video(
 def reencode_rendition(
     video_id: uuid.UUID,
     rendition: Annotated[str, Path(pattern=r"^[0-9]{2,4}p$", description="E.g. `720p`.")],
-    ctx: Writer,
+    ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
@@ -154,7 +166,7 @@ def reencode_rendition(
 def set_poster(
     video_id: uuid.UUID,
     body: PosterTime,
-    ctx: Writer,
+    ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
@@ -169,7 +181,11 @@ def set_poster(
     responses=TENANT_ERRORS,
 )
 def media_links(
-    video_id: uuid.UUID, ctx: Reader, db: DbSession, storage: StorageDep, settings: SettingsDep
+    video_id: uuid.UUID,
+    ctx: ContentReader,
+    db: DbSession,
+    storage: StorageDep,
+    settings: SettingsDep,
 ) -> MediaLinks:
     links = VideoService(db, ctx, storage, settings).media_links(video_id)
     return MediaLinks.model_validate(links, from_attributes=True)
