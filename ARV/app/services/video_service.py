@@ -100,7 +100,8 @@ class VideoService(TenantService):
         self.settings = settings
 
     def create(self, file_id: uuid.UUID, title: str) -> VideoDetail:
-        source = self.get_owned(StoredFile, file_id, "File")
+        # Locked: a concurrent delete of the file must wait, then see this video.
+        source = self.get_owned(StoredFile, file_id, "File", for_update=True)
         if source.status != FileStatus.AVAILABLE:
             raise ConflictError("The file is still uploading; complete the upload first.")
         if not (source.content_type or "").startswith("video/"):

@@ -148,7 +148,8 @@ def test_direct_upload_sends_parts_to_presigned_urls_and_resumes(
     key = file_key(tenant.company.id, uuid.UUID(file_id))
     assert (started["part_count"], started["part_size_bytes"]) == (3, PART_BYTES)
     assert started["file"]["status"] == "uploading"
-    assert [upload["Key"] for upload in multipart_uploads(s3, s3_bucket)] == [key]
+    (opened,) = multipart_uploads(s3, s3_bucket)
+    assert opened["Key"] == key
     assert usage(client, tenant)["reserved_bytes"] == len(CONTENT)
 
     urls = client.post(
@@ -161,7 +162,8 @@ def test_direct_upload_sends_parts_to_presigned_urls_and_resumes(
     assert link.path == f"/{s3_bucket}/{key}"
     query = parse_qs(link.query)
     assert query["partNumber"] == ["2"]
-    assert query["uploadId"] and query["X-Amz-Signature"]
+    assert query["uploadId"] == [opened["UploadId"]]
+    assert query["X-Amz-Signature"]
 
     etags = put_parts(client, tenant, file_id, [1])
     # The connection dropped; the client asks what arrived and sends only the rest.
@@ -243,7 +245,9 @@ def test_abort_removes_the_multipart_upload(
     put_parts(client, tenant, file_id, [1])
     assert len(multipart_uploads(s3, s3_bucket)) == 1
 
-    response = client.delete(uploads_url(tenant, f"/{file_id}"), headers=tenant.headers[Role.EDITOR])
+    response = client.delete(
+        uploads_url(tenant, f"/{file_id}"), headers=tenant.headers[Role.EDITOR]
+    )
     assert response.status_code == 204, response.text
     assert multipart_uploads(s3, s3_bucket) == []
     assert s3.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0

@@ -85,7 +85,9 @@ def video(client: TestClient, tenant: Tenant, db: Session) -> dict[str, Any]:
 
 
 def post(client: TestClient, tenant: Tenant, video_id: str, action: str) -> Any:
-    return client.post(videos_url(tenant, f"/{video_id}/{action}"), headers=tenant.headers[Role.EDITOR])
+    return client.post(
+        videos_url(tenant, f"/{video_id}/{action}"), headers=tenant.headers[Role.EDITOR]
+    )
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -158,9 +160,7 @@ def add_rendition(
 
 
 # Creating
-def test_create_queues_processing_in_order(
-    client: TestClient, tenant: Tenant, db: Session
-) -> None:
+def test_create_queues_processing_in_order(client: TestClient, tenant: Tenant, db: Session) -> None:
     source = make_file(db, tenant)
     first = create(client, tenant, source.id, title="Birthday card")
     assert first["file_id"] == str(source.id)
@@ -228,6 +228,20 @@ def test_create_from_another_companys_file_is_not_found(
     assert error["details"] == {"entity": "File", "id": str(foreign.id)}
 
 
+def test_create_from_a_deleted_file_is_not_found(
+    client: TestClient, tenant: Tenant, db: Session
+) -> None:
+    deleted = make_file(db, tenant)
+    deleted.soft_delete()
+    db.flush()
+    response = client.post(
+        videos_url(tenant),
+        json={"file_id": str(deleted.id), "title": "Card"},
+        headers=tenant.headers[Role.EDITOR],
+    )
+    assert_error(response, 404, "not_found")
+
+
 @pytest.mark.parametrize(
     ("extra", "loc", "kind"),
     [
@@ -257,7 +271,7 @@ def test_create_validates_the_body(
     ]
 
 
-def test_viewer_reads_but_cannot_create_or_rename(
+def test_viewer_reads_but_cannot_change_anything(
     client: TestClient, tenant: Tenant, db: Session, video: dict[str, Any]
 ) -> None:
     viewer = tenant.headers[Role.VIEWER]
@@ -267,8 +281,13 @@ def test_viewer_reads_but_cannot_create_or_rename(
         headers=viewer,
     )
     assert_error(response, 403, "permission_denied")
-    renamed = client.patch(videos_url(tenant, f"/{video['id']}"), json={"title": "X"}, headers=viewer)
+    renamed = client.patch(
+        videos_url(tenant, f"/{video['id']}"), json={"title": "X"}, headers=viewer
+    )
     assert_error(renamed, 403, "permission_denied")
+    cancelled = client.post(videos_url(tenant, f"/{video['id']}/cancel"), headers=viewer)
+    assert_error(cancelled, 403, "permission_denied")
+    assert [job.status for job in jobs_of(db, video["id"])] == [JobStatus.QUEUED]
     assert client.get(videos_url(tenant), headers=viewer).json()["total"] == 1
 
 
@@ -312,7 +331,9 @@ def test_list_filters_by_status_and_title_and_paginates(
     assert_error(bad, 422, "validation_error")
 
 
-def test_detail_and_rename(client: TestClient, tenant: Tenant, db: Session, video: dict[str, Any]) -> None:
+def test_detail_and_rename(
+    client: TestClient, tenant: Tenant, db: Session, video: dict[str, Any]
+) -> None:
     add_rendition(db, tenant, video["id"], "360p")
     url = videos_url(tenant, f"/{video['id']}")
     detail = client.get(url, headers=tenant.headers[Role.VIEWER])
@@ -332,14 +353,20 @@ def test_detail_and_rename(client: TestClient, tenant: Tenant, db: Session, vide
     assert renamed.json()["title"] == "New name"
     assert video_row(db, video["id"]).title == "New name"
 
-    extra = client.patch(url, json={"title": "A", "file_id": str(uuid.uuid4())}, headers=tenant.headers[Role.EDITOR])
+    extra = client.patch(
+        url, json={"title": "A", "file_id": str(uuid.uuid4())}, headers=tenant.headers[Role.EDITOR]
+    )
     assert_error(extra, 422, "validation_error")
-    missing = client.get(videos_url(tenant, f"/{uuid.uuid4()}"), headers=tenant.headers[Role.VIEWER])
+    missing = client.get(
+        videos_url(tenant, f"/{uuid.uuid4()}"), headers=tenant.headers[Role.VIEWER]
+    )
     assert_error(missing, 404, "not_found")
 
 
 # Cancelling
-def test_cancel_a_queued_job(client: TestClient, tenant: Tenant, db: Session, video: dict[str, Any]) -> None:
+def test_cancel_a_queued_job(
+    client: TestClient, tenant: Tenant, db: Session, video: dict[str, Any]
+) -> None:
     response = post(client, tenant, video["id"], "cancel")
     assert response.status_code == 200, response.text
     body = response.json()
@@ -594,11 +621,15 @@ def test_another_companys_video_is_not_found_on_every_route(
         ("DELETE", "", None),
     ]
     for method, suffix, body in calls:
-        response = client.request(method, base + suffix, json=body, headers=other.headers[Role.OWNER])
+        response = client.request(
+            method, base + suffix, json=body, headers=other.headers[Role.OWNER]
+        )
         error = assert_error(response, 404, "not_found")
         assert error["details"] == {"entity": "Video", "id": video["id"]}, (method, suffix)
 
-    listed = client.get(f"/api/v1/companies/{other.company.id}/videos", headers=other.headers[Role.OWNER])
+    listed = client.get(
+        f"/api/v1/companies/{other.company.id}/videos", headers=other.headers[Role.OWNER]
+    )
     assert listed.json()["total"] == 0
     row = video_row(db, video["id"])
     assert (row.title, row.deleted_at, row.poster_at_seconds) == (video["title"], None, None)
