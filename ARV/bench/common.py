@@ -30,9 +30,9 @@ MIB = 1024 * 1024
 @contextmanager
 def own_database(environment: BenchEnvironment) -> Iterator[Engine]:
     """Create and migrate the bench's database; drop it and the VAR_DIR afterwards."""
-    create_database(environment.admin_url, environment.database_url)
     engine = get_engine()
     try:
+        create_database(environment.admin_url, environment.database_url)
         with engine.connect() as connection:
             migrate(connection, "upgrade", "head")
         yield engine
@@ -160,7 +160,7 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
             cell.ljust(width) if column == 0 else cell.rjust(width)
             for column, (cell, width) in enumerate(zip(row, widths, strict=True))
         ]
-        print("   " + "  ".join(cells))
+        print(("   " + "  ".join(cells)).rstrip())
 
 
 def print_goal(measured: str, goal: str, met: bool) -> None:
@@ -169,8 +169,8 @@ def print_goal(measured: str, goal: str, met: bool) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Contention:
-    """Whether something else competed for the CPU: a CI run, or load before we started
-    (read at the start, so that our own ffmpeg runs do not count)."""
+    """What else competed for the CPU: a CI run, and the load before the bench started (so
+    that its own ffmpeg runs do not count; an earlier bench's tail still may)."""
 
     load_at_start: float
     ci_at_start: bool
@@ -180,12 +180,12 @@ class Contention:
         return cls(os.getloadavg()[0], ci_running())
 
     def note(self) -> str:
-        cores = os.cpu_count() or 1
         ci = self.ci_at_start or ci_running()
-        load = f"load average {self.load_at_start:.2f} on {cores} cores at the start"
-        if not ci and self.load_at_start < 0.5 * cores:
-            return f"machine: {load}, no CI run"
-        return f"machine: {load}{', a CI run going on' if ci else ''}: figures include contention"
+        others = "a CI run was going on: figures include contention" if ci else "no CI run"
+        return (
+            f"machine: {os.cpu_count()} cores, 1-minute load average {self.load_at_start:.2f} "
+            f"at the start; {others}"
+        )
 
 
 def ci_running() -> bool:

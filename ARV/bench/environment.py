@@ -14,11 +14,9 @@ from pathlib import Path
 
 @dataclass(frozen=True, slots=True)
 class BenchEnvironment:
-    name: str
     admin_url: str
     """A maintenance database on the server, to create and drop the bench's own."""
     database_url: str
-    redis_url: str
     var_dir: Path
 
     def remove_var_dir(self) -> None:
@@ -36,10 +34,8 @@ def prepare(name: str) -> BenchEnvironment:
         )
     run_id = uuid.uuid4().hex[:8]
     environment = BenchEnvironment(
-        name=name,
         admin_url=admin_url,
         database_url=f"{admin_url.rsplit('/', 1)[0]}/arv_bench_{name}_{run_id}",
-        redis_url=redis_url,
         var_dir=Path(tempfile.mkdtemp(prefix=f"arvlite-bench-{name}-")),
     )
     os.environ.update(

@@ -20,6 +20,7 @@ Goal: 3 takes under 1.10x as long as 1.
 
 import argparse
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ from app.services.video_pipeline import (  # noqa: E402
     plan_renditions,
 )
 from app.utils.clock import utcnow  # noqa: E402
-from app.utils.ffmpeg import run, transcode_command  # noqa: E402
+from app.utils.ffmpeg import Rung, run, transcode_command  # noqa: E402
 from bench.common import (  # noqa: E402
     Clip,
     Contention,
@@ -88,10 +89,10 @@ def main() -> None:
         clip = make_phone_like_clip(BENCH.var_dir / "phone.mp4", options.seconds)
         rendition = plan_renditions(clip.info, CAP_SHORT_SIDE)[0]
         if rendition.rung is None:
-            raise SystemExit(f"the clip is copied, not encoded: {clip.summary}")
+            raise SystemExit(f"the clip would be copied, not encoded: {clip.summary}")
         ways = [
-            bare_ffmpeg(clip, rendition),
-            wrapped_ffmpeg(clip, rendition),
+            bare_ffmpeg(clip, rendition.rung),
+            wrapped_ffmpeg(clip, rendition.rung),
             full_step(clip, rendition),
         ]
         runs = measure_round_robin(ways, options.rounds)
@@ -108,35 +109,30 @@ def parse_options() -> argparse.Namespace:
 # --- the three ways ------------------------------------------------------------------
 
 
-def encode_argv(clip: Clip, rendition: PlannedRendition, output: Path) -> list[str]:
-    assert rendition.rung is not None  # noqa: S101 - checked in main
-    return transcode_command(
-        clip.path, output, clip.info, rendition.rung, ffmpeg_config(), preset=FAST_PRESET
-    )
-
-
-def bare_ffmpeg(clip: Clip, rendition: PlannedRendition) -> Way:
-    output = BENCH.var_dir / "bare" / f"{rendition.name}.mp4"
-    output.parent.mkdir(exist_ok=True)
-    argv = encode_argv(clip, rendition, output)
-
-    def once() -> None:
+def bare_ffmpeg(clip: Clip, rung: Rung) -> Way:
+    def execute(argv: list[str]) -> None:
         subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
-        output.unlink()
 
-    return Way("bare ffmpeg, same argv", once)
+    return encoding("bare ffmpeg, same argv", clip, rung, execute)
 
 
-def wrapped_ffmpeg(clip: Clip, rendition: PlannedRendition) -> Way:
-    output = BENCH.var_dir / "wrapped" / f"{rendition.name}.mp4"
-    output.parent.mkdir(exist_ok=True)
-    argv = encode_argv(clip, rendition, output)
+def wrapped_ffmpeg(clip: Clip, rung: Rung) -> Way:
+    def execute(argv: list[str]) -> None:
+        run(argv, ffmpeg_config(), duration=clip.info.duration, on_progress=lambda _: None)
+
+    return encoding("app.utils.ffmpeg.run, progress parsed", clip, rung, execute)
+
+
+def encoding(label: str, clip: Clip, rung: Rung, execute: Callable[[list[str]], object]) -> Way:
+    """The pipeline's encode of `rung` (same argv, same preset) into a folder of its own."""
+    output = Path(tempfile.mkdtemp(dir=BENCH.var_dir)) / f"{rung.name}.mp4"
+    argv = transcode_command(clip.path, output, clip.info, rung, ffmpeg_config(), FAST_PRESET)
 
     def once() -> None:
-        run(argv, ffmpeg_config(), duration=clip.info.duration, on_progress=lambda _: None)
+        execute(argv)
         output.unlink()
 
-    return Way("app.utils.ffmpeg.run, progress parsed", once)
+    return Way(label, once)
 
 
 def full_step(clip: Clip, rendition: PlannedRendition) -> Way:
@@ -240,6 +236,9 @@ def report(
             for way, fastest, times in zip(ways, best, runs, strict=True)
         ],
     )
+    if rounds > 1:
+        spread = max(max(times) / min(times) - 1 for times in runs)
+        print(f"   run-to-run noise: one way's runs differ by up to {spread:.1%}")
     bare, wrapped, full = best
     print(f"   app.utils.ffmpeg.run / bare: {wrapped / bare:.3f}x (context)")
     print_goal(
