@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import APIRouter, Header, Query, Request, status
 from pydantic import AwareDatetime
+from sqlalchemy.orm import Session
 
 from app.api.deps import (
     DbSession,
@@ -80,9 +82,9 @@ async def upload_file(
     if content_length is None:
         raise LengthRequiredError()
     check_file_size(settings, ctx.company, content_length)
-    # The body may take minutes: give the request's connection back to the pool now.
-    db.commit()
-    db.close()
+    # The body may take minutes: give the request's connection back to the pool now (in a
+    # worker thread: a database round trip must not block the event loop).
+    await to_thread.run_sync(_release_connection, db)
 
     @contextmanager
     def file_service() -> Iterator[FileService]:
@@ -93,6 +95,11 @@ async def upload_file(
         file_service, storage.open_writer, filename, content_length, request.stream()
     )
     return StoredFileResponse.model_validate(stored)
+
+
+def _release_connection(db: Session) -> None:
+    db.commit()
+    db.close()
 
 
 @router.get(FILES, summary="List files", responses=TENANT_ERRORS)
