@@ -19,7 +19,7 @@ from app.core.exceptions import (
     UnsupportedMediaTypeError,
     ValidationFailedError,
 )
-from app.core.storage import StorageProvider, UploadedPart, company_prefix
+from app.core.storage import InvalidUploadError, StorageProvider, UploadedPart, company_prefix
 from app.core.task_queue import enqueue_after_commit
 from app.models.company import Company
 from app.models.storage import FileStatus, StoredFile
@@ -240,7 +240,16 @@ class FileService(TenantService):
         stored = self._uploading(file_id, for_update=True)
         parts = parts or self.storage.list_parts(stored.storage_key, _upload_id(stored))
         self._check_all_parts(stored, parts)
-        info = self.storage.complete_multipart_upload(stored.storage_key, _upload_id(stored), parts)
+        try:
+            info = self.storage.complete_multipart_upload(
+                stored.storage_key, _upload_id(stored), parts
+            )
+        except InvalidUploadError as error:
+            raise ValidationFailedError(
+                f"The parts cannot be joined ({error}). List the parts received and complete "
+                "with their ETags; every part but the last must be part_size_bytes long.",
+                details={"part_size_bytes": stored.part_size_bytes},
+            ) from error
         if info.size != stored.size_bytes:
             self._discard(stored)
             raise ValidationFailedError(

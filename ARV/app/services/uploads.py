@@ -51,7 +51,7 @@ async def upload_stream(
     """Store `body` as a new file. `services()` opens a short unit of work (own session,
     committed on exit) each time it is entered."""
     file_id, key = await to_thread.run_sync(_reserve, services, filename, declared_size)
-    writer = writer_for(key)
+    writer = await to_thread.run_sync(writer_for, key)  # opens a file or a connection
     try:
         received = await _stream(body, writer, declared_size)
         content_type = accepted_content_type(received.head)

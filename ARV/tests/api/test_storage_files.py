@@ -281,6 +281,25 @@ def test_completing_with_parts_missing_names_them(parts_client: TestClient, tena
     assert response.json()["error"]["details"]["missing_parts"] == [2]
 
 
+def test_completing_with_a_wrong_etag_is_a_client_error(
+    parts_client: TestClient, tenant: Tenant
+) -> None:
+    content = MP4 + bytes(1000)
+    file_id = start(parts_client, tenant, len(content))["file"]["id"]
+    put_parts(parts_client, tenant, file_id, content, [1])
+    response = parts_client.post(
+        uploads_url(tenant, f"/{file_id}/complete"),
+        json={"parts": [{"part_number": 1, "etag": '"0123456789abcdef0123456789abcdef"'}]},
+        headers=tenant.headers[Role.EDITOR],
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"] == {"part_size_bytes": 5 * MIB}
+    retry = parts_client.post(
+        uploads_url(tenant, f"/{file_id}/complete"), json={}, headers=tenant.headers[Role.EDITOR]
+    )
+    assert retry.status_code == 200
+
+
 def test_direct_upload_of_text_is_refused_at_completion(
     parts_client: TestClient, tenant: Tenant, db: Session
 ) -> None:

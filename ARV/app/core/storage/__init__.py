@@ -6,6 +6,7 @@ from app.core.config import Settings, get_settings
 from app.core.security import storage_link_key
 from app.core.storage.base import (
     InvalidKeyError,
+    InvalidUploadError,
     ObjectInfo,
     ObjectNotFoundError,
     ObjectWriter,
@@ -20,6 +21,7 @@ from app.core.storage.s3 import S3Storage
 
 __all__ = [
     "InvalidKeyError",
+    "InvalidUploadError",
     "LocalStorage",
     "ObjectInfo",
     "ObjectNotFoundError",

@@ -27,6 +27,11 @@ class InvalidKeyError(StorageError, ValueError):
     """The key is not a safe relative path."""
 
 
+class InvalidUploadError(StorageError):
+    """The parts named do not make a valid multipart upload (the client's mistake: an
+    unknown part or ETag, parts out of order, a part below the minimum size)."""
+
+
 class ObjectNotFoundError(StorageError):
     """No object (or multipart upload) under that key."""
 

@@ -37,6 +37,7 @@ from urllib.parse import quote, urlencode
 from app.core.security import hmac_sign, hmac_verify
 from app.core.storage.base import (
     InvalidKeyError,
+    InvalidUploadError,
     ObjectInfo,
     ObjectNotFoundError,
     ObjectWriter,
@@ -505,18 +506,22 @@ def _check_parts(
     """The parts to join, refused as S3 refuses them: none, out of order, unknown or with
     another ETag, or smaller than S3's minimum anywhere but last."""
     if not requested:
-        raise StorageError("a multipart upload needs at least one part")
+        raise InvalidUploadError("a multipart upload needs at least one part")
     numbers = [part.part_number for part in requested]
     if numbers != sorted(set(numbers)):
-        raise StorageError("parts must be listed once each, in ascending order")
+        raise InvalidUploadError("parts must be listed once each, in ascending order")
     chosen = []
     for part in requested:
         got = received.get(part.part_number)
         if got is None or _unquoted(got.etag) != _unquoted(part.etag):
-            raise StorageError(f"part {part.part_number} was not received with ETag {part.etag}")
+            raise InvalidUploadError(
+                f"part {part.part_number} was not received with ETag {part.etag}"
+            )
         chosen.append(got)
     if any(part.size < MIN_PART_BYTES for part in chosen[:-1]):
-        raise StorageError(f"every part but the last must hold at least {MIN_PART_BYTES} bytes")
+        raise InvalidUploadError(
+            f"every part but the last must hold at least {MIN_PART_BYTES} bytes"
+        )
     return chosen
 
 

@@ -23,6 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.core.storage.base import (
+    InvalidUploadError,
     ObjectInfo,
     ObjectNotFoundError,
     ObjectWriter,
@@ -60,6 +61,8 @@ def _client_config(*, connect_timeout: float, read_timeout: float, attempts: int
     )
 
 
+# What S3 answers when the parts a client named cannot be joined.
+_INVALID_UPLOAD_CODES = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
 _API_CONFIG = _client_config(connect_timeout=5, read_timeout=60, attempts=3)
 # Readiness wants a quick answer, not a patient one.
 _PROBE_CONFIG = _client_config(connect_timeout=2, read_timeout=2, attempts=1)
@@ -74,6 +77,8 @@ def _s3_errors(subject: str) -> Iterator[None]:
         code = details.get("Code", "")
         if code in _NOT_FOUND_CODES:
             raise ObjectNotFoundError(f"{subject}: {code}") from error
+        if code in _INVALID_UPLOAD_CODES:
+            raise InvalidUploadError(f"{subject}: {code} {details.get('Message', '')}") from error
         raise StorageError(f"{subject}: {code} {details.get('Message', '')}".strip()) from error
     except (BotoCoreError, S3UploadFailedError) as error:
         raise StorageError(f"{subject}: {error}") from error
