@@ -1,10 +1,11 @@
-"""Per-client-IP rate limits for the unauthenticated auth endpoints.
+"""Per-client-IP rate limits for the unauthenticated endpoints.
 
 `limit_per_ip(scope)` builds a dependency that counts one request per call and answers
 429 with `Retry-After` once a client IP has made AUTH_RATE_LIMIT_PER_IP requests within
-AUTH_RATE_LIMIT_WINDOW_SECONDS. Each scope is counted separately, so a client that
-exhausts "login" can still reach "password-reset". Scopes in use: "login", "register",
-"password-reset", "refresh", "oauth-login", "oauth-callback".
+AUTH_RATE_LIMIT_WINDOW_SECONDS (or, with `rule=viewer_rule`, the VIEWER_RATE_LIMIT_*
+pair). Each scope is counted separately, so a client that exhausts "login" can still reach
+"password-reset". Scopes in use: "login", "register", "password-reset", "refresh",
+"oauth-login", "oauth-callback", "viewer-events".
 
     @router.post("/login", dependencies=[Depends(limit_per_ip("login"))])
 
@@ -20,12 +21,23 @@ from app.core.exceptions import RateLimitedError
 from app.core.rate_limit import get_rate_limiter, hashed_key
 
 
-def limit_per_ip(scope: str) -> Callable[[Settings, str], None]:
+def _auth_rule(settings: Settings) -> tuple[int, int]:
+    return settings.AUTH_RATE_LIMIT_PER_IP, settings.AUTH_RATE_LIMIT_WINDOW_SECONDS
+
+
+def viewer_rule(settings: Settings) -> tuple[int, int]:
+    return settings.VIEWER_RATE_LIMIT_PER_IP, settings.VIEWER_RATE_LIMIT_WINDOW_SECONDS
+
+
+def limit_per_ip(
+    scope: str, rule: Callable[[Settings], tuple[int, int]] = _auth_rule
+) -> Callable[[Settings, str], None]:
+    """`rule` gives (requests allowed, window in seconds) from the settings."""
+
     def enforce_ip_rate_limit(settings: SettingsDep, client_ip: ClientIp) -> None:
+        limit, window_seconds = rule(settings)
         decision = get_rate_limiter(settings).hit(
-            hashed_key(scope, client_ip),
-            limit=settings.AUTH_RATE_LIMIT_PER_IP,
-            window_seconds=settings.AUTH_RATE_LIMIT_WINDOW_SECONDS,
+            hashed_key(scope, client_ip), limit=limit, window_seconds=window_seconds
         )
         if not decision.allowed:
             raise RateLimitedError(decision.retry_after_seconds)

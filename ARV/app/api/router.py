@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import auth, companies, oauth, storage, storage_links, users, videos
+from app.api.routes import (
+    ar_contents,
+    auth,
+    companies,
+    oauth,
+    storage,
+    storage_links,
+    users,
+    videos,
+    viewer,
+)
 
 API_V1_PREFIX = "/api/v1"
 
@@ -13,4 +23,6 @@ api_router.include_router(users.router)
 api_router.include_router(companies.router)
 api_router.include_router(storage.router)
 api_router.include_router(videos.router)
+api_router.include_router(ar_contents.router)
 api_router.include_router(storage_links.router)
+api_router.include_router(viewer.router)

@@ -14,6 +14,8 @@ from kombu import Queue
 
 from app.background_tasks.names import (
     ALL_QUEUES,
+    ANALYTICS_PURGE_EVENTS,
+    ANALYTICS_ROLL_UP,
     AUTH_PURGE_EXPIRED,
     QUEUE_DEFAULT,
     STORAGE_PURGE_ABANDONED_UPLOADS,
@@ -28,9 +30,11 @@ TASK_MODULES = [
     "app.background_tasks.auth_tasks",
     "app.background_tasks.storage_tasks",
     "app.background_tasks.video_tasks",
+    "app.background_tasks.analytics_tasks",
 ]
 HOURLY = 3600.0
 WATCHDOG_EVERY_SECONDS = 60.0
+ROLLUP_EVERY_SECONDS = 60.0
 
 
 def _broker_options(settings: Settings) -> dict[str, Any]:
@@ -98,6 +102,8 @@ def build_config(settings: Settings) -> dict[str, Any]:
             "purge-expired-auth-records": _periodic(AUTH_PURGE_EXPIRED, HOURLY),
             "purge-abandoned-uploads": _periodic(STORAGE_PURGE_ABANDONED_UPLOADS, HOURLY),
             "video-job-watchdog": _periodic(VIDEO_WATCHDOG, WATCHDOG_EVERY_SECONDS),
+            "roll-up-playback-stats": _periodic(ANALYTICS_ROLL_UP, ROLLUP_EVERY_SECONDS),
+            "purge-expired-playback-events": _periodic(ANALYTICS_PURGE_EVENTS, HOURLY),
         },
         "timezone": "UTC",
         "enable_utc": True,

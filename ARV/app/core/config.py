@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     VIDEO_JOB_LEASE_SECONDS: int = Field(default=300, ge=10, le=3600)
     VIDEO_JOB_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=10)
 
+    # Raw playback events are kept this long, then only their daily figures. Longer than
+    # the 7 days within which an app may still report an event.
+    ANALYTICS_EVENT_RETENTION_DAYS: int = Field(default=35, ge=8, le=3650)
+    # Viewer apps are anonymous, and many phones may share one address (a venue's Wi-Fi,
+    # carrier NAT): the limit is per IP and generous.
+    VIEWER_RATE_LIMIT_PER_IP: int = Field(default=600, ge=1)
+    VIEWER_RATE_LIMIT_WINDOW_SECONDS: int = Field(default=60, ge=1)
+
     PUBLIC_BASE_URL: str = "http://localhost:8000"
     # The API as clients reach it: local-storage download and upload links point here.
     API_PUBLIC_URL: str = "http://localhost:8000"

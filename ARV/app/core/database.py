@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import get_settings
@@ -65,3 +66,11 @@ def session_scope(factory: sessionmaker[Session] | None = None) -> Iterator[Sess
         raise
     finally:
         session.close()
+
+
+def insert_on_conflict(db: Session, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT for the session's backend that supports `on_conflict_do_nothing` and
+    `on_conflict_do_update` (PostgreSQL in production, SQLite for `make run`)."""
+    if db.get_bind().dialect.name == "sqlite":
+        return sqlite.insert(model)
+    return postgresql.insert(model)

@@ -140,6 +140,12 @@ def storage_link_key(settings: Settings) -> bytes:
     return _derive_key(settings, "storage-link")
 
 
+def device_hash(settings: Settings, device_id: str) -> str:
+    """A viewer app's install id as analytics keep it: stable enough to count unique
+    devices, useless for recognising the device anywhere else."""
+    return hmac_sign(_derive_key(settings, "device-id"), device_id.encode())[:32]
+
+
 def hmac_sign(key: bytes, message: bytes) -> str:
     """HMAC-SHA256 of `message`, hex."""
     return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -1,5 +1,6 @@
 """Every model, imported so `Base.metadata` is complete for Alembic and the tests."""
 
+from app.models.ar_content import ARContent, ScheduledVideo
 from app.models.audit import AuditLog
 from app.models.auth import AuthSession, OAuthState, OneTimeToken, RefreshToken, TokenPurpose
 from app.models.base import Base
@@ -16,8 +17,15 @@ from app.models.video import (
     VideoRendition,
     VideoStatus,
 )
+from app.models.video_analytics import (
+    PlaybackEventKind,
+    VideoDailyStats,
+    VideoEvent,
+    VideoStatsBacklog,
+)
 
 __all__ = [
+    "ARContent",
     "AuditLog",
     "AuthSession",
     "Base",
@@ -30,14 +38,19 @@ __all__ = [
     "OAuthState",
     "OneTimeToken",
     "PipelineStage",
+    "PlaybackEventKind",
     "RefreshToken",
     "RenditionStatus",
+    "ScheduledVideo",
     "StoredFile",
     "TokenPurpose",
     "User",
     "UserIdentity",
     "Video",
+    "VideoDailyStats",
+    "VideoEvent",
     "VideoJob",
     "VideoRendition",
+    "VideoStatsBacklog",
     "VideoStatus",
 ]

@@ -35,6 +35,7 @@ from app.models.video import (
 from app.services.context import CompanyContext
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.tenant import TenantService
+from app.services.video_schedule_service import remove_video_from_schedules
 from app.utils.clock import utcnow
 
 
@@ -231,6 +232,7 @@ class VideoService(TenantService):
             if job.status == JobStatus.QUEUED:
                 settle_cancelled(self.db, video, job)
         video.soft_delete()
+        remove_video_from_schedules(self.db, self.ctx.company_id, video.id)
         self._audit("video.deleted", video)
         enqueue_after_commit(
             self.db, VIDEO_PURGE_OUTPUTS, [str(video.id)], queue=QUEUE_DEFAULT, countdown=60

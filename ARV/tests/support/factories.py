@@ -11,7 +11,17 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings
 from app.core.permissions import Role
 from app.core.security import create_access_token, hash_password
-from app.models import AuthSession, Company, Membership, User
+from app.models import (
+    AuthSession,
+    Company,
+    FileStatus,
+    Membership,
+    PipelineStage,
+    StoredFile,
+    User,
+    Video,
+    VideoStatus,
+)
 from app.utils.clock import utcnow
 
 DEFAULT_PASSWORD = "correct-horse-battery"
@@ -86,3 +96,36 @@ def make_tenant(db: Session, settings: Settings, name: str = "Acme Postcards") -
         users[role] = user
         headers[role] = auth_headers(db, settings, user)
     return Tenant(company=company, users=users, headers=headers)
+
+
+def make_video(
+    db: Session,
+    company: Company,
+    *,
+    status: VideoStatus = VideoStatus.READY,
+    duration_seconds: float | None = 30.0,
+    title: str = "Greeting",
+) -> Video:
+    """A video row as the pipeline leaves it (no media in storage): for tests of what
+    hangs off a video, not of processing."""
+    stored = StoredFile(
+        company_id=company.id,
+        status=FileStatus.AVAILABLE,
+        filename="clip.mp4",
+        content_type="video/mp4",
+        size_bytes=1000,
+        storage_key=f"companies/{company.id}/files/{uuid.uuid4()}",
+    )
+    db.add(stored)
+    db.flush()
+    video = Video(
+        company_id=company.id,
+        file_id=stored.id,
+        title=title,
+        status=status,
+        stage=PipelineStage.FINALIZE,
+        duration_seconds=duration_seconds,
+    )
+    db.add(video)
+    db.flush()
+    return video

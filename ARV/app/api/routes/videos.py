@@ -3,6 +3,7 @@ ladder (MP4 with faststart, and HLS on plans that include it), poster, thumbnail
 a storyboard. Progress is visible per rendition, with the job's place in the queue."""
 
 import uuid
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
@@ -22,6 +23,8 @@ from app.schemas.video import (
     VideoResponse,
     VideoUpdate,
 )
+from app.schemas.video_analytics import VideoStatsResponse
+from app.services.video_analytics_service import VideoStatsService
 from app.services.video_service import VideoDetail, VideoService
 
 router = APIRouter(tags=["videos"])
@@ -189,3 +192,31 @@ def media_links(
 ) -> MediaLinks:
     links = VideoService(db, ctx, storage, settings).media_links(video_id)
     return MediaLinks.model_validate(links, from_attributes=True)
+
+
+@router.get(
+    f"{VIDEO}/stats",
+    summary="Daily playback figures",
+    description="Views, completions, watch time and unique devices per UTC day, from "
+    "the events viewer apps report. Plans with analytics only.",
+    responses={
+        **TENANT_ERRORS,
+        **error_responses(
+            {
+                402: "The plan does not include analytics.",
+                422: "The range ends before it starts, or spans more than 366 days.",
+            }
+        ),
+    },
+)
+def video_stats(
+    video_id: uuid.UUID,
+    ctx: ContentReader,
+    db: DbSession,
+    start: Annotated[
+        date | None, Query(alias="from", description="First day; default 29 days before `to`.")
+    ] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day; default today.")] = None,
+) -> VideoStatsResponse:
+    stats = VideoStatsService(db, ctx).daily(video_id, start, end)
+    return VideoStatsResponse.model_validate(stats, from_attributes=True)

@@ -1,0 +1,174 @@
+"""AR contents and their video schedule: which video plays over the marker, and when."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import AwareDatetime
+
+from app.api.deps import DbSession, PageParamsDep
+from app.api.routes.tenant_common import TENANT, TENANT_ERRORS, ContentReader, ContentWriter
+from app.models.ar_content import ScheduledVideo
+from app.schemas.ar_content import (
+    NAME_MAX_LENGTH,
+    ActiveVideoResponse,
+    ARContentCreate,
+    ARContentResponse,
+    ARContentUpdate,
+    ScheduledVideoResponse,
+    ScheduleWrite,
+)
+from app.schemas.common import Page, error_responses
+from app.services.ar_content_service import ARContentService
+from app.services.video_schedule_service import VideoScheduleService
+from app.utils.clock import utcnow
+
+router = APIRouter(tags=["ar-contents"])
+CONTENTS = f"{TENANT}/ar-contents"
+CONTENT = f"{CONTENTS}/{{content_id}}"
+SCHEDULE = f"{CONTENT}/schedule"
+ENTRY = f"{SCHEDULE}/{{entry_id}}"
+SCHEDULE_ERRORS = {
+    **TENANT_ERRORS,
+    **error_responses(
+        {
+            409: "The window overlaps another at the same priority (`details.conflicts` "
+            "lists them), or the schedule is full.",
+            422: "Not a valid window: an end before its start, or a wall-clock time the "
+            "zone skips.",
+        }
+    ),
+}
+
+
+def _entry(entry: ScheduledVideo) -> ScheduledVideoResponse:
+    return ScheduledVideoResponse.model_validate(entry)
+
+
+@router.post(
+    CONTENTS,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an AR content",
+    responses={**TENANT_ERRORS, **error_responses({402: "The plan's AR content limit."})},
+)
+def create_ar_content(
+    body: ARContentCreate, ctx: ContentWriter, db: DbSession
+) -> ARContentResponse:
+    content = ARContentService(db, ctx).create(body.name, body.description)
+    return ARContentResponse.model_validate(content)
+
+
+@router.get(CONTENTS, summary="List AR contents", responses=TENANT_ERRORS)
+def list_ar_contents(
+    ctx: ContentReader,
+    db: DbSession,
+    page: PageParamsDep,
+    name: Annotated[str | None, Query(max_length=NAME_MAX_LENGTH)] = None,
+) -> Page[ARContentResponse]:
+    result = ARContentService(db, ctx).list_contents(page, name)
+    return Page[ARContentResponse].model_validate(result, from_attributes=True)
+
+
+@router.get(CONTENT, summary="An AR content", responses=TENANT_ERRORS)
+def read_ar_content(content_id: uuid.UUID, ctx: ContentReader, db: DbSession) -> ARContentResponse:
+    return ARContentResponse.model_validate(ARContentService(db, ctx).get(content_id))
+
+
+@router.patch(CONTENT, summary="Rename or describe an AR content", responses=TENANT_ERRORS)
+def update_ar_content(
+    content_id: uuid.UUID, body: ARContentUpdate, ctx: ContentWriter, db: DbSession
+) -> ARContentResponse:
+    changes = body.model_dump(exclude_unset=True)
+    return ARContentResponse.model_validate(ARContentService(db, ctx).update(content_id, changes))
+
+
+@router.delete(
+    CONTENT,
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an AR content",
+    responses=TENANT_ERRORS,
+)
+def delete_ar_content(content_id: uuid.UUID, ctx: ContentWriter, db: DbSession) -> None:
+    ARContentService(db, ctx).delete(content_id)
+
+
+@router.get(
+    SCHEDULE,
+    summary="The content's scheduled videos",
+    description="Highest priority first, then by start.",
+    responses=TENANT_ERRORS,
+)
+def list_schedule(
+    content_id: uuid.UUID, ctx: ContentReader, db: DbSession, page: PageParamsDep
+) -> Page[ScheduledVideoResponse]:
+    result = VideoScheduleService(db, ctx).list_entries(content_id, page)
+    return Page[ScheduledVideoResponse].model_validate(result, from_attributes=True)
+
+
+@router.post(
+    SCHEDULE,
+    status_code=status.HTTP_201_CREATED,
+    summary="Attach a video for a time window",
+    description="Leave both edges out for a video that always plays (the default), and "
+    "give windowed videos a higher priority to play over it during their window.",
+    responses=SCHEDULE_ERRORS,
+)
+def attach_video(
+    content_id: uuid.UUID, body: ScheduleWrite, ctx: ContentWriter, db: DbSession
+) -> ScheduledVideoResponse:
+    return _entry(VideoScheduleService(db, ctx).attach(content_id, body))
+
+
+@router.get(ENTRY, summary="A scheduled video", responses=TENANT_ERRORS)
+def read_schedule_entry(
+    content_id: uuid.UUID, entry_id: uuid.UUID, ctx: ContentReader, db: DbSession
+) -> ScheduledVideoResponse:
+    return _entry(VideoScheduleService(db, ctx).get_entry(content_id, entry_id))
+
+
+@router.put(
+    ENTRY, summary="Change a scheduled video's window, video or priority", responses=SCHEDULE_ERRORS
+)
+def replace_schedule_entry(
+    content_id: uuid.UUID,
+    entry_id: uuid.UUID,
+    body: ScheduleWrite,
+    ctx: ContentWriter,
+    db: DbSession,
+) -> ScheduledVideoResponse:
+    return _entry(VideoScheduleService(db, ctx).replace(content_id, entry_id, body))
+
+
+@router.delete(
+    ENTRY,
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Detach a scheduled video",
+    responses=TENANT_ERRORS,
+)
+def detach_video(
+    content_id: uuid.UUID, entry_id: uuid.UUID, ctx: ContentWriter, db: DbSession
+) -> None:
+    VideoScheduleService(db, ctx).detach(content_id, entry_id)
+
+
+@router.get(
+    f"{CONTENT}/active-video",
+    summary="Which video plays at a given time",
+    description="What a viewer app would be given at `at` (default: now).",
+    responses=TENANT_ERRORS,
+)
+def read_active_video(
+    content_id: uuid.UUID,
+    ctx: ContentReader,
+    db: DbSession,
+    at: Annotated[
+        AwareDatetime | None,
+        Query(description="An instant with its offset, e.g. `2026-12-24T18:00:00+03:00`."),
+    ] = None,
+) -> ActiveVideoResponse:
+    result = VideoScheduleService(db, ctx).active(content_id, at or utcnow())
+    return ActiveVideoResponse(
+        at=result.at,
+        scheduled=_entry(result.entry) if result.entry else None,
+        next_change_at=result.next_change_at,
+    )

@@ -1,0 +1,101 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
+
+from app.models.video import VideoStatus
+from app.schemas.common import RequestSchema, ResponseSchema
+from app.utils.timezones import zone
+
+NAME_MAX_LENGTH = 200
+PRIORITY_BOUND = 1000
+WINDOW_EDGE = (
+    "ISO 8601. With an offset (`2026-12-24T18:00:00+03:00`) it is that instant; without "
+    "one it is wall-clock time in `timezone`. Null: no bound."
+)
+
+
+class ARContentCreate(RequestSchema):
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class ARContentUpdate(RequestSchema):
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class ARContentResponse(ResponseSchema):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _known_zone(name: str) -> str:
+    zone(name)
+    return name
+
+
+TimeZoneName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_known_zone),
+    Field(description="IANA zone the window is written in, and shown back in."),
+]
+
+
+class ScheduleWrite(RequestSchema):
+    """An entry of the schedule, written whole (on create and on replace)."""
+
+    video_id: uuid.UUID = Field(description="A video of this company.")
+    starts_at: datetime | None = Field(default=None, description=WINDOW_EDGE)
+    ends_at: datetime | None = Field(default=None, description=WINDOW_EDGE + " Exclusive.")
+    timezone: TimeZoneName = "UTC"
+    priority: int = Field(
+        default=0,
+        ge=-PRIORITY_BOUND,
+        le=PRIORITY_BOUND,
+        description="Where windows overlap, the higher priority plays. Overlapping windows "
+        "of equal priority are refused.",
+    )
+
+
+class ScheduledVideoSummary(ResponseSchema):
+    id: uuid.UUID
+    title: str
+    status: VideoStatus
+    duration_seconds: float | None
+
+
+class ScheduledVideoResponse(ResponseSchema):
+    id: uuid.UUID
+    ar_content_id: uuid.UUID
+    video: ScheduledVideoSummary
+    starts_at: datetime | None = Field(description="In `timezone`; null: since ever.")
+    ends_at: datetime | None = Field(description="In `timezone`, exclusive; null: for ever.")
+    timezone: str
+    priority: int
+    created_at: datetime
+    updated_at: datetime
+
+    @model_validator(mode="after")
+    def _edges_in_own_zone(self) -> "ScheduledVideoResponse":
+        tz = zone(self.timezone)
+        self.starts_at = self.starts_at.astimezone(tz) if self.starts_at else None
+        self.ends_at = self.ends_at.astimezone(tz) if self.ends_at else None
+        return self
+
+
+class ActiveVideoResponse(ResponseSchema):
+    at: datetime
+    scheduled: ScheduledVideoResponse | None = Field(
+        description="The entry that plays at `at`, or null when none does. Only videos "
+        "that play (status `playable` or `ready`) are considered."
+    )
+    next_change_at: datetime | None = Field(
+        description="The next window edge after `at`, when the answer may change; "
+        "null when none is scheduled. Viewer apps may cache the answer until then."
+    )

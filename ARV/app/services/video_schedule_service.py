@@ -1,0 +1,230 @@
+"""Which video plays over an AR content, and when.
+
+Each entry attaches a video for a half-open window [starts_at, ends_at) (either edge may be
+open) with a priority. At any instant the entry with the highest priority whose window
+holds it and whose video plays is active; a video that failed or is still processing is
+passed over, so a lower-priority entry (the default video) plays instead. Windows of
+equal priority may not overlap, so the answer is never a tie."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import Session, joinedload
+
+from app.core.exceptions import ConflictError, NotFoundError, ValidationFailedError
+from app.models.ar_content import ARContent, ScheduledVideo
+from app.models.video import Video, VideoStatus
+from app.schemas.ar_content import ScheduleWrite
+from app.services.pagination import PageParams, ResultPage, paginate
+from app.services.tenant import TenantService
+from app.utils.timezones import NonexistentLocalTimeError, to_utc, zone
+
+PLAYING_STATUSES = (VideoStatus.PLAYABLE, VideoStatus.READY)
+# Bounds the work of answering "what plays now" for one content.
+MAX_ENTRIES_PER_CONTENT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    starts_at: datetime | None
+    ends_at: datetime | None
+
+    def holds(self, at: datetime) -> bool:
+        return (self.starts_at is None or self.starts_at <= at) and (
+            self.ends_at is None or at < self.ends_at
+        )
+
+    def overlaps(self, other: "Window") -> bool:
+        return _before(self.starts_at, other.ends_at) and _before(other.starts_at, self.ends_at)
+
+    def edges_after(self, at: datetime) -> list[datetime]:
+        return [edge for edge in (self.starts_at, self.ends_at) if edge is not None and edge > at]
+
+
+def _before(start: datetime | None, end: datetime | None) -> bool:
+    return start is None or end is None or start < end
+
+
+def window_of(entry: ScheduledVideo) -> Window:
+    return Window(entry.starts_at, entry.ends_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveVideo:
+    at: datetime
+    entry: ScheduledVideo | None
+    # The next window edge after `at`: until then the answer cannot change by schedule.
+    next_change_at: datetime | None
+
+
+def pick_active(entries: Sequence[ScheduledVideo], at: datetime) -> ActiveVideo:
+    """`entries` with their videos loaded; the first of equal priorities wins."""
+    playing = [
+        entry
+        for entry in entries
+        if entry.video.status in PLAYING_STATUSES and window_of(entry).holds(at)
+    ]
+    winner = max(playing, key=lambda entry: entry.priority, default=None)
+    edges = [edge for entry in entries for edge in window_of(entry).edges_after(at)]
+    return ActiveVideo(at, winner, min(edges, default=None))
+
+
+def content_schedule(company_id: uuid.UUID, content_id: uuid.UUID) -> Select[ScheduledVideo]:
+    """A content's entries with their live videos, in the order ties are broken."""
+    return (
+        select(ScheduledVideo)
+        .join(ScheduledVideo.video)
+        .options(joinedload(ScheduledVideo.video))
+        .where(
+            ScheduledVideo.company_id == company_id,
+            ScheduledVideo.ar_content_id == content_id,
+            Video.deleted_at.is_(None),
+        )
+        .order_by(
+            ScheduledVideo.priority.desc(),
+            ScheduledVideo.starts_at.asc().nulls_first(),
+            ScheduledVideo.created_at,
+            ScheduledVideo.id,
+        )
+    )
+
+
+def active_video(
+    db: Session, company_id: uuid.UUID, content_id: uuid.UUID, at: datetime
+) -> ActiveVideo:
+    """What plays over the content at `at`. For callers without a member context (the
+    viewer manifest); the content's company is the filter."""
+    return pick_active(list(db.scalars(content_schedule(company_id, content_id))), at)
+
+
+class VideoScheduleService(TenantService):
+    def list_entries(self, content_id: uuid.UUID, params: PageParams) -> ResultPage[ScheduledVideo]:
+        self._content(content_id)
+        return paginate(self.db, content_schedule(self.ctx.company_id, content_id), params)
+
+    def get_entry(self, content_id: uuid.UUID, entry_id: uuid.UUID) -> ScheduledVideo:
+        self._content(content_id)
+        entry = self.db.scalar(
+            content_schedule(self.ctx.company_id, content_id).where(ScheduledVideo.id == entry_id)
+        )
+        if entry is None:
+            raise NotFoundError.for_entity("Scheduled video", entry_id)
+        return entry
+
+    def attach(self, content_id: uuid.UUID, body: ScheduleWrite) -> ScheduledVideo:
+        self._content(content_id, for_update=True)
+        entries = self._entries(content_id)
+        if len(entries) >= MAX_ENTRIES_PER_CONTENT:
+            raise ConflictError(
+                f"An AR content holds at most {MAX_ENTRIES_PER_CONTENT} scheduled videos; "
+                "remove past ones first.",
+                details={"limit": MAX_ENTRIES_PER_CONTENT},
+            )
+        entry = ScheduledVideo(company_id=self.ctx.company_id, ar_content_id=content_id)
+        self._write(entry, body, others=entries)
+        self.db.add(entry)
+        self.db.flush()
+        self._audit("schedule.video_attached", entry)
+        return self.get_entry(content_id, entry.id)
+
+    def replace(
+        self, content_id: uuid.UUID, entry_id: uuid.UUID, body: ScheduleWrite
+    ) -> ScheduledVideo:
+        self._content(content_id, for_update=True)
+        entry = self.get_entry(content_id, entry_id)
+        others = [other for other in self._entries(content_id) if other.id != entry.id]
+        self._write(entry, body, others=others)
+        self.db.flush()
+        self._audit("schedule.video_rescheduled", entry)
+        self.db.expire(entry, ["video"])
+        return self.get_entry(content_id, entry.id)
+
+    def detach(self, content_id: uuid.UUID, entry_id: uuid.UUID) -> None:
+        self._content(content_id, for_update=True)
+        entry = self.get_entry(content_id, entry_id)
+        self._audit("schedule.video_detached", entry)
+        self.db.delete(entry)
+
+    def active(self, content_id: uuid.UUID, at: datetime) -> ActiveVideo:
+        self._content(content_id)
+        return active_video(self.db, self.ctx.company_id, content_id, at)
+
+    def _write(
+        self, entry: ScheduledVideo, body: ScheduleWrite, *, others: list[ScheduledVideo]
+    ) -> None:
+        video = self.get_owned(Video, body.video_id, "Video")
+        window = self._window(body)
+        clashes = [
+            other
+            for other in others
+            if other.priority == body.priority and window_of(other).overlaps(window)
+        ]
+        if clashes:
+            raise _overlap_error(clashes, body.priority)
+        entry.video_id = video.id
+        entry.starts_at = window.starts_at
+        entry.ends_at = window.ends_at
+        entry.timezone = body.timezone
+        entry.priority = body.priority
+
+    def _window(self, body: ScheduleWrite) -> Window:
+        tz = zone(body.timezone)
+        edges: dict[str, datetime | None] = {}
+        for field in ("starts_at", "ends_at"):
+            value: datetime | None = getattr(body, field)
+            try:
+                edges[field] = None if value is None else to_utc(value, tz)
+            except NonexistentLocalTimeError as error:
+                raise ValidationFailedError(str(error), details={"field": field}) from error
+        window = Window(edges["starts_at"], edges["ends_at"])
+        if not _before(window.starts_at, window.ends_at):
+            raise ValidationFailedError(
+                "ends_at must be later than starts_at.",
+                details={"starts_at": _iso(window.starts_at), "ends_at": _iso(window.ends_at)},
+            )
+        return window
+
+    def _entries(self, content_id: uuid.UUID) -> list[ScheduledVideo]:
+        return list(self.db.scalars(content_schedule(self.ctx.company_id, content_id)))
+
+    def _content(self, content_id: uuid.UUID, *, for_update: bool = False) -> ARContent:
+        # Writers lock the content: two concurrent writes are checked for overlap in turn.
+        return self.get_owned(ARContent, content_id, "AR content", for_update=for_update)
+
+    def _audit(self, action: str, entry: ScheduledVideo) -> None:
+        self.audit(action, "ar_content", entry.ar_content_id, _describe(entry))
+
+
+def remove_video_from_schedules(db: Session, company_id: uuid.UUID, video_id: uuid.UUID) -> None:
+    db.execute(
+        delete(ScheduledVideo).where(
+            ScheduledVideo.company_id == company_id, ScheduledVideo.video_id == video_id
+        )
+    )
+
+
+def _overlap_error(clashes: list[ScheduledVideo], priority: int) -> ConflictError:
+    first = clashes[0]
+    return ConflictError(
+        f"This window overlaps the schedule of {first.video.title!r} at the same priority "
+        f"{priority}; give one of them a higher priority, or move the window.",
+        details={"conflicts": [_describe(clash) for clash in clashes]},
+    )
+
+
+def _describe(entry: ScheduledVideo) -> dict[str, Any]:
+    return {
+        "id": str(entry.id),
+        "video_id": str(entry.video_id),
+        "starts_at": _iso(entry.starts_at),
+        "ends_at": _iso(entry.ends_at),
+        "priority": entry.priority,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
