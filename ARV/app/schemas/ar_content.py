@@ -34,6 +34,19 @@ class ARContentResponse(ResponseSchema):
     updated_at: datetime
 
 
+# Years a schedule can sensibly name; also keeps every zone conversion inside datetime's range.
+FIRST_YEAR, LAST_YEAR = 1970, 2999
+
+
+def _within_years(value: datetime | None) -> datetime | None:
+    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"Pick a time between the years {FIRST_YEAR} and {LAST_YEAR}.")
+    return value
+
+
+WindowEdge = Annotated[datetime | None, AfterValidator(_within_years)]
+
+
 def _known_zone(name: str) -> str:
     zone(name)
     return name
@@ -51,8 +64,8 @@ class ScheduleWrite(RequestSchema):
     """An entry of the schedule, written whole (on create and on replace)."""
 
     video_id: uuid.UUID = Field(description="A video of this company.")
-    starts_at: datetime | None = Field(default=None, description=WINDOW_EDGE)
-    ends_at: datetime | None = Field(default=None, description=WINDOW_EDGE + " Exclusive.")
+    starts_at: WindowEdge = Field(default=None, description=WINDOW_EDGE)
+    ends_at: WindowEdge = Field(default=None, description=WINDOW_EDGE + " Exclusive.")
     timezone: TimeZoneName = "UTC"
     priority: int = Field(
         default=0,

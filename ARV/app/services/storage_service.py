@@ -1,8 +1,10 @@
 """Files: quota, uploads (through the API or straight to storage in parts), listing,
 download links and deletion. Every object lives under `companies/{company_id}/`."""
 
+import contextlib
 import math
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +21,13 @@ from app.core.exceptions import (
     UnsupportedMediaTypeError,
     ValidationFailedError,
 )
-from app.core.storage import InvalidUploadError, StorageProvider, UploadedPart, company_prefix
+from app.core.storage import (
+    InvalidUploadError,
+    ObjectNotFoundError,
+    StorageProvider,
+    UploadedPart,
+    company_prefix,
+)
 from app.core.task_queue import enqueue_after_commit
 from app.models.company import Company
 from app.models.storage import FileStatus, StoredFile
@@ -231,19 +239,21 @@ class FileService(TenantService):
         ]
 
     def received_parts(self, file_id: uuid.UUID) -> list[UploadedPart]:
-        stored = self._uploading(file_id)
-        return self.storage.list_parts(stored.storage_key, _upload_id(stored))
+        stored = self._uploading(file_id, for_update=True)
+        with self._upload_in_storage(stored):
+            return self.storage.list_parts(stored.storage_key, _upload_id(stored))
 
     def complete_direct_upload(
         self, file_id: uuid.UUID, parts: list[UploadedPart] | None
     ) -> StoredFile:
         stored = self._uploading(file_id, for_update=True)
-        parts = parts or self.storage.list_parts(stored.storage_key, _upload_id(stored))
-        self._check_all_parts(stored, parts)
         try:
-            info = self.storage.complete_multipart_upload(
-                stored.storage_key, _upload_id(stored), parts
-            )
+            with self._upload_in_storage(stored):
+                parts = parts or self.storage.list_parts(stored.storage_key, _upload_id(stored))
+                self._check_all_parts(stored, parts)
+                info = self.storage.complete_multipart_upload(
+                    stored.storage_key, _upload_id(stored), parts
+                )
         except InvalidUploadError as error:
             raise ValidationFailedError(
                 f"The parts cannot be joined ({error}). List the parts received and complete "
@@ -274,8 +284,24 @@ class FileService(TenantService):
 
     def abort_direct_upload(self, file_id: uuid.UUID) -> None:
         stored = self._uploading(file_id, for_update=True)
-        self.storage.abort_multipart_upload(stored.storage_key, _upload_id(stored))
+        with contextlib.suppress(ObjectNotFoundError):  # gone already: the wish is granted
+            self.storage.abort_multipart_upload(stored.storage_key, _upload_id(stored))
         self.db.delete(stored)
+
+    @contextlib.contextmanager
+    def _upload_in_storage(self, stored: StoredFile) -> Iterator[None]:
+        """Storage lost the multipart upload (a bucket lifecycle rule, an abort made
+        elsewhere): forget it too, freeing its quota, and say so."""
+        try:
+            yield
+        except ObjectNotFoundError as error:
+            self.db.delete(stored)
+            raise ConflictError(
+                "This upload is no longer in storage (it expired or was aborted); its "
+                "reserved space is freed. Start a new upload.",
+                details={"file_id": str(stored.id)},
+                keep_changes=True,
+            ) from error
 
     # Deleting
     def delete(self, file_id: uuid.UUID) -> None:

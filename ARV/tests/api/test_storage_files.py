@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.permissions import Role
+from app.core.storage import build_storage
 from app.models import FileStatus, StoredFile
 from app.services.plans import PLANS
 from app.services.storage_service import file_key
@@ -395,3 +396,25 @@ def test_client_leaving_mid_upload_keeps_nothing_and_is_no_server_error(
     start = next(message for message in sent if message["type"] == "http.response.start")
     assert start["status"] == 400
     assert db.scalar(select(StoredFile).where(StoredFile.company_id == tenant.company.id)) is None
+
+
+def test_an_upload_lost_by_storage_is_forgotten_with_a_clear_answer(
+    parts_client: TestClient, tenant: Tenant, db: Session, settings: Settings
+) -> None:
+    content = MP4 + bytes(1000)
+    file_id = start(parts_client, tenant, len(content))["file"]["id"]
+    put_parts(parts_client, tenant, file_id, content, [1])
+    stored = db.get_one(StoredFile, uuid.UUID(file_id))
+    assert stored.upload_id is not None
+    build_storage(settings).abort_multipart_upload(stored.storage_key, stored.upload_id)
+
+    listed = parts_client.get(
+        uploads_url(tenant, f"/{file_id}/parts"), headers=tenant.headers[Role.EDITOR]
+    )
+    assert listed.status_code == 409, listed.text
+    assert "no longer in storage" in listed.json()["error"]["message"]
+    assert usage(parts_client, tenant)["total_bytes"] == 0
+    again = parts_client.post(
+        uploads_url(tenant, f"/{file_id}/complete"), json={}, headers=tenant.headers[Role.EDITOR]
+    )
+    assert again.status_code == 404

@@ -255,3 +255,26 @@ def test_abort_removes_the_multipart_upload(
     assert usage(client, tenant)["total_bytes"] == 0
     gone = client.get(uploads_url(tenant, f"/{file_id}/parts"), headers=tenant.headers[Role.EDITOR])
     assert gone.status_code == 404
+
+
+@pytest.mark.parametrize("action", ["parts", "complete", "abort"])
+def test_an_upload_the_bucket_lost_is_forgotten(
+    client: TestClient, tenant: Tenant, db: Session, s3: Any, s3_bucket: str, action: str
+) -> None:
+    """A lifecycle rule, or an abort made outside the API, removed the multipart upload."""
+    file_id = start(client, tenant, len(CONTENT))["file"]["id"]
+    put_parts(client, tenant, file_id, [1])
+    for upload in multipart_uploads(s3, s3_bucket):
+        s3.abort_multipart_upload(Bucket=s3_bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+
+    headers = tenant.headers[Role.EDITOR]
+    if action == "parts":
+        response = client.get(uploads_url(tenant, f"/{file_id}/parts"), headers=headers)
+    elif action == "complete":
+        url = uploads_url(tenant, f"/{file_id}/complete")
+        response = client.post(url, json={}, headers=headers)
+    else:
+        response = client.delete(uploads_url(tenant, f"/{file_id}"), headers=headers)
+    assert response.status_code == (204 if action == "abort" else 409), response.text
+    assert db.get(StoredFile, uuid.UUID(file_id)) is None
+    assert usage(client, tenant)["total_bytes"] == 0

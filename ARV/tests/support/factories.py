@@ -101,17 +101,17 @@ def make_tenant(db: Session, settings: Settings, name: str = "Acme Postcards") -
 def make_video(
     db: Session,
     company: Company,
-    *,
-    status: VideoStatus = VideoStatus.READY,
-    duration_seconds: float | None = 30.0,
     title: str = "Greeting",
+    status: VideoStatus = VideoStatus.READY,
+    *,
+    duration_seconds: float | None = 30.0,
 ) -> Video:
     """A video row as the pipeline leaves it (no media in storage): for tests of what
     hangs off a video, not of processing."""
     stored = StoredFile(
         company_id=company.id,
         status=FileStatus.AVAILABLE,
-        filename="clip.mp4",
+        filename=f"{title}.mp4",
         content_type="video/mp4",
         size_bytes=1000,
         storage_key=f"companies/{company.id}/files/{uuid.uuid4()}",
