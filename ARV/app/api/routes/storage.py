@@ -225,10 +225,13 @@ def part_urls(
     return [PartUrlResponse.model_validate(url, from_attributes=True) for url in urls]
 
 
+LOST_UPLOAD = "storage no longer holds the upload (expired or aborted); start a new one."
+
+
 @router.get(
     f"{UPLOADS}/{{file_id}}/parts",
     summary="Parts received so far (to resume)",
-    responses=TENANT_ERRORS,
+    responses={**TENANT_ERRORS, **error_responses({409: LOST_UPLOAD})},
 )
 def received_parts(
     file_id: uuid.UUID,
@@ -245,7 +248,11 @@ def received_parts(
     f"{UPLOADS}/{{file_id}}/complete",
     summary="Finish a direct upload",
     description="Joins the parts, checks the size and sniffs the type.",
-    responses={**TENANT_ERRORS, **UPLOAD_ERRORS, **error_responses({409: "Parts missing."})},
+    responses={
+        **TENANT_ERRORS,
+        **UPLOAD_ERRORS,
+        **error_responses({409: f"Parts missing, or: {LOST_UPLOAD}"}),
+    },
 )
 def complete_direct_upload(
     file_id: uuid.UUID,
