@@ -22,8 +22,16 @@ class ARContentCreate(RequestSchema):
 
 
 class ARContentUpdate(RequestSchema):
+    """Fields left out keep their value; a null `description` clears it."""
+
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     description: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _name_is_not_cleared(self) -> "ARContentUpdate":
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name cannot be null; leave it out to keep it.")
+        return self
 
 
 class ARContentResponse(ResponseSchema):

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager
 
 from app.core.exceptions import ConflictError, NotFoundError, ValidationFailedError
 from app.models.ar_content import ARContent, ScheduledVideo
@@ -78,7 +78,7 @@ def content_schedule(company_id: uuid.UUID, content_id: uuid.UUID) -> Select[Sch
     return (
         select(ScheduledVideo)
         .join(ScheduledVideo.video)
-        .options(joinedload(ScheduledVideo.video))
+        .options(contains_eager(ScheduledVideo.video))
         .where(
             ScheduledVideo.company_id == company_id,
             ScheduledVideo.ar_content_id == content_id,

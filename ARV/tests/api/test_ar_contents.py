@@ -215,6 +215,7 @@ def test_update_validates_the_body(
     editor = tenant.headers[Role.EDITOR]
     assert_error(client.patch(url, json={"name": ""}, headers=editor), 422, "validation_error")
     assert_error(client.patch(url, json={"id": "x"}, headers=editor), 422, "validation_error")
+    assert_error(client.patch(url, json={"name": None}, headers=editor), 422, "validation_error")
     assert client.get(url, headers=editor).json()["name"] == content["name"]
 
 
