@@ -45,25 +45,26 @@ class VideoEvent(TenantOwned, Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class VideoStatsBacklog(TenantOwned, Base):
+class VideoDay(TenantOwned):
+    """Keyed by one video's UTC day."""
+
+    video_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(primary_key=True)
+
+
+class VideoStatsBacklog(VideoDay, Base):
     """(video, day) pairs with events not yet rolled up into `video_daily_stats`."""
 
     __tablename__ = "video_stats_backlog"
 
-    video_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
-    )
-    day: Mapped[date] = mapped_column(primary_key=True)
     touched_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class VideoDailyStats(TenantOwned, Base):
+class VideoDailyStats(VideoDay, Base):
     __tablename__ = "video_daily_stats"
 
-    video_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
-    )
-    day: Mapped[date] = mapped_column(primary_key=True)
     views: Mapped[int] = mapped_column(BigInteger, default=0)
     completions: Mapped[int] = mapped_column(BigInteger, default=0)
     watch_seconds: Mapped[float] = mapped_column(default=0.0)

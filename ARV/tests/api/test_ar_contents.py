@@ -23,11 +23,19 @@ from app.models import (
     Video,
     VideoStatus,
 )
+from tests.support.api import assert_error
 from tests.support.factories import Tenant, make_tenant, make_video
 
 # The evening of 2026-12-24 in Moscow (UTC+3, no DST): 18:00-24:00 local, 15:00-21:00 UTC.
 EVE_STARTS = "2026-12-24T18:00:00"
 EVE_ENDS = "2026-12-25T00:00:00"
+# The evening in Moscow, at a priority over a default video.
+CHRISTMAS_EVE: dict[str, Any] = {
+    "starts_at": EVE_STARTS,
+    "ends_at": EVE_ENDS,
+    "timezone": "Europe/Moscow",
+    "priority": 1,
+}
 
 
 @pytest.fixture
@@ -45,17 +53,6 @@ def schedule_url(tenant: Tenant, content_id: str, suffix: str = "") -> str:
 
 def active_url(tenant: Tenant, content_id: str) -> str:
     return contents_url(tenant, f"/{content_id}/active-video")
-
-
-def assert_error(response: httpx2.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error", "request_id"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    error: dict[str, Any] = body["error"]
-    return error
 
 
 def instant(value: str) -> datetime:
@@ -289,10 +286,7 @@ def test_attach_shows_a_wall_time_window_in_its_own_zone(
         tenant,
         content["id"],
         holiday_video,
-        starts_at=EVE_STARTS,
-        ends_at=EVE_ENDS,
-        timezone="Europe/Moscow",
-        priority=1,
+        **CHRISTMAS_EVE,
     )
     assert holiday["starts_at"] == "2026-12-24T18:00:00+03:00"
     assert holiday["ends_at"] == "2026-12-25T00:00:00+03:00"
@@ -341,10 +335,7 @@ def test_active_video_follows_the_window(
         tenant,
         content["id"],
         make_video(db, tenant.company, "Holiday"),
-        starts_at=EVE_STARTS,
-        ends_at=EVE_ENDS,
-        timezone="Europe/Moscow",
-        priority=1,
+        **CHRISTMAS_EVE,
     )
 
     before = active_at(client, tenant, content["id"], "2026-12-24T17:59:59+03:00")
@@ -404,10 +395,7 @@ def test_a_failed_windowed_video_gives_way_to_the_default(
         tenant,
         content["id"],
         broken,
-        starts_at=EVE_STARTS,
-        ends_at=EVE_ENDS,
-        timezone="Europe/Moscow",
-        priority=1,
+        **CHRISTMAS_EVE,
     )
     inside = active_at(client, tenant, content["id"], "2026-12-24T20:00:00+03:00")
     assert inside["scheduled"]["id"] == default["id"]
@@ -433,10 +421,7 @@ def test_an_equal_priority_overlap_is_refused(
         tenant,
         content["id"],
         make_video(db, tenant.company, "Holiday"),
-        starts_at=EVE_STARTS,
-        ends_at=EVE_ENDS,
-        timezone="Europe/Moscow",
-        priority=1,
+        **CHRISTMAS_EVE,
     )
     clash = attach(
         client,
@@ -481,10 +466,7 @@ def test_touching_windows_of_equal_priority_are_accepted(
         tenant,
         content["id"],
         video,
-        starts_at=EVE_STARTS,
-        ends_at=EVE_ENDS,
-        timezone="Europe/Moscow",
-        priority=1,
+        **CHRISTMAS_EVE,
     )
     # 00:00 in Moscow is 21:00 UTC: the next window starts where the first ends.
     night = attached(
@@ -733,10 +715,7 @@ def test_replace_checks_overlap_against_the_other_entries_only(
         tenant,
         content["id"],
         video,
-        starts_at=EVE_STARTS,
-        ends_at=EVE_ENDS,
-        timezone="Europe/Moscow",
-        priority=1,
+        **CHRISTMAS_EVE,
     )
     url = schedule_url(tenant, content["id"], f"/{morning['id']}")
     editor = tenant.headers[Role.EDITOR]

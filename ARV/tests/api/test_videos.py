@@ -31,6 +31,7 @@ from app.models import (
 from app.services.storage_service import file_key
 from app.services.video_service import video_prefix
 from app.utils.clock import utcnow
+from tests.support.api import assert_error
 from tests.support.factories import Tenant, make_tenant
 
 MP4 = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + bytes(5000)
@@ -88,18 +89,6 @@ def post(client: TestClient, tenant: Tenant, video_id: str, action: str) -> Any:
     return client.post(
         videos_url(tenant, f"/{video_id}/{action}"), headers=tenant.headers[Role.EDITOR]
     )
-
-
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error", "request_id"}
-    assert body["request_id"] == response.headers["X-Request-ID"]
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    error: dict[str, Any] = body["error"]
-    return error
 
 
 def fresh(db: Session) -> None:

@@ -21,6 +21,7 @@ from app.models import AuditLog, OAuthState, User
 from app.models.user import UserIdentity
 from app.utils.clock import utcnow
 from tests.conftest import ClientFactory
+from tests.support.api import assert_error
 from tests.support.factories import make_user
 from tests.support.fake_yandex import CLIENT_ID, CLIENT_SECRET, FakeYandex, s256
 
@@ -97,17 +98,6 @@ def flow(
     client_for: ClientFactory, yandex_settings: Settings, fake_yandex: FakeYandex
 ) -> YandexFlow:
     return YandexFlow(client_for(yandex_settings), fake_yandex)
-
-
-def assert_error(response: httpx2.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error", "request_id"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    assert body["request_id"]
-    error: dict[str, Any] = body["error"]
-    return error
 
 
 def me(client: TestClient, access_token: str) -> dict[str, Any]:
