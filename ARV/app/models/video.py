@@ -91,6 +91,8 @@ class Video(UUIDPrimaryKey, TenantOwned, Timestamped, SoftDeletable, Base):
     thumbnail_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
     storyboard_key: Mapped[str | None] = mapped_column(String(1024))
     storyboard_vtt_key: Mapped[str | None] = mapped_column(String(1024))
+    # Poster, thumbnails, storyboard and HLS master playlist as stored, for the quota.
+    assets_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     hls_master_key: Mapped[str | None] = mapped_column(String(1024))
     playable_at: Mapped[datetime | None]
     ready_at: Mapped[datetime | None]
@@ -117,6 +119,8 @@ class VideoRendition(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
     eta_seconds: Mapped[float | None]
     bitrate_kbps: Mapped[int | None]
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    # The rendition's HLS playlist and segments as stored.
+    hls_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     mp4_key: Mapped[str | None] = mapped_column(String(1024))
     hls_playlist_key: Mapped[str | None] = mapped_column(String(1024))
     # The master playlist's entry, measured from the real segments (peak bandwidth, codecs).

@@ -32,7 +32,10 @@ class DownloadLink(ResponseSchema):
 class StorageUsageResponse(ResponseSchema):
     used_bytes: int = Field(description="Stored files.")
     reserved_bytes: int = Field(description="Held for uploads in progress.")
-    derived_bytes: int = Field(description="Renditions the video pipeline made.")
+    derived_bytes: int = Field(
+        description="What the video pipeline made: renditions (MP4 and HLS), posters, "
+        "thumbnails and storyboards."
+    )
     total_bytes: int
     limit_bytes: int = Field(description="What the company's plan allows.")
     file_count: int

@@ -94,15 +94,21 @@ def measure_usage(db: Session, company: Company) -> StorageUsage:
     )
     by_status = {status: int(total) for status, total in rows}
     file_count = db.scalar(select(func.count()).select_from(StoredFile).where(*live)) or 0
-    derived = db.scalar(
-        select(func.coalesce(func.sum(VideoRendition.size_bytes), 0))
+    live_video = (Video.company_id == company.id, Video.deleted_at.is_(None))
+    renditions = db.scalar(
+        select(
+            func.coalesce(
+                func.sum(func.coalesce(VideoRendition.size_bytes, 0) + VideoRendition.hls_bytes), 0
+            )
+        )
         .join(Video, Video.id == VideoRendition.video_id)
-        .where(VideoRendition.company_id == company.id, Video.deleted_at.is_(None))
+        .where(*live_video)
     )
+    assets = db.scalar(select(func.coalesce(func.sum(Video.assets_bytes), 0)).where(*live_video))
     return StorageUsage(
         used_bytes=int(by_status.get(FileStatus.AVAILABLE, 0)),
         reserved_bytes=int(by_status.get(FileStatus.UPLOADING, 0)),
-        derived_bytes=int(derived or 0),
+        derived_bytes=int(renditions or 0) + int(assets or 0),
         limit_bytes=limits_for(company).storage_bytes,
         file_count=file_count,
     )

@@ -307,7 +307,12 @@ class _JobRun:
         key = f"{facts.prefix}poster.jpg"
         self.storage.put_file(key, poster, "image/jpeg")
         with session_scope(self.sessions) as db:
-            db.get_one(Video, self.job.video_id).poster_key = key
+            video = db.get_one(Video, self.job.video_id)
+            video.poster_key = key
+            video.assets_bytes = self._stored_bytes(_asset_keys(video))
+
+    def _stored_bytes(self, keys: list[str]) -> int:
+        return sum(self.storage.stat(key).size for key in keys)
 
     # Steps
     def _enter(self, stage: PipelineStage) -> SourceFacts:
@@ -405,7 +410,7 @@ class _JobRun:
         self._run_ffmpeg(argv, info.duration, planned.name)
         mp4_key = f"{facts.prefix}renditions/{planned.name}.mp4"
         self.storage.put_file(mp4_key, mp4, "video/mp4")
-        variant = self._hls(mp4, planned.name, facts) if facts.hls else None
+        variant, hls_bytes = self._hls(mp4, planned.name, facts) if facts.hls else (None, 0)
         size = mp4.stat().st_size
         self._update_rendition(
             planned.name,
@@ -415,6 +420,7 @@ class _JobRun:
             width=width,
             height=height,
             size_bytes=size,
+            hls_bytes=hls_bytes,
             bitrate_kbps=round(size * 8 / 1000 / max(info.duration, 0.001)),
             mp4_key=mp4_key,
             hls_playlist_key=f"{facts.prefix}hls/{planned.name}/index.m3u8" if variant else None,
@@ -425,7 +431,8 @@ class _JobRun:
             self._write_master_playlist(facts)
         mp4.unlink(missing_ok=True)
 
-    def _hls(self, mp4: Path, name: str, facts: SourceFacts) -> HlsVariant:
+    def _hls(self, mp4: Path, name: str, facts: SourceFacts) -> tuple[HlsVariant, int]:
+        """The variant's master-playlist entry, and the bytes its files take in storage."""
         out_dir = self.work / f"hls-{name}"
         out_dir.mkdir(exist_ok=True)
         self._run_ffmpeg(hls_command(mp4, out_dir, self.ffmpeg), None, None)
@@ -433,13 +440,15 @@ class _JobRun:
             f"{name}/index.m3u8", out_dir / "index.m3u8", probe(mp4, self.ffmpeg)
         )
         prefix = f"{facts.prefix}hls/{name}/"
-        for path in sorted(out_dir.iterdir()):
+        files = sorted(out_dir.iterdir())
+        for path in files:
             content_type = (
                 "application/vnd.apple.mpegurl" if path.suffix == ".m3u8" else "video/mp2t"
             )
             self.storage.put_file(prefix + path.name, path, content_type)
+        stored_bytes = sum(path.stat().st_size for path in files)
         shutil.rmtree(out_dir, ignore_errors=True)
-        return variant
+        return variant, stored_bytes
 
     def _write_master_playlist(self, facts: SourceFacts) -> None:
         with session_scope(self.sessions) as db:
@@ -480,6 +489,7 @@ class _JobRun:
             video.thumbnail_keys = thumbnail_keys
             video.storyboard_key = f"{facts.prefix}storyboard.jpg"
             video.storyboard_vtt_key = f"{facts.prefix}storyboard.vtt"
+            video.assets_bytes = self._stored_bytes(_asset_keys(video))
 
     def _mark_playable(self) -> None:
         with session_scope(self.sessions) as db:
@@ -586,3 +596,14 @@ def _publish_after_commit(db: Session, video: Video, event_type: str, **data: An
     payload = {"video_id": str(video.id), "status": video.status.value, **data}
     company_id = video.company_id
     on_commit(db, lambda: publish_event(company_id, event_type, payload))
+
+
+def _asset_keys(video: Video) -> list[str]:
+    keys = [
+        video.poster_key,
+        *video.thumbnail_keys,
+        video.storyboard_key,
+        video.storyboard_vtt_key,
+        video.hls_master_key,
+    ]
+    return [key for key in keys if key]

@@ -24,7 +24,7 @@ from app.models import (
     VideoRendition,
     VideoStatus,
 )
-from app.services.storage_service import file_key
+from app.services.storage_service import file_key, measure_usage
 from app.services.video_jobs import recover_expired_jobs
 from app.services.video_pipeline import Outcome, VideoPipeline
 from app.services.video_service import new_job, video_prefix
@@ -150,6 +150,31 @@ def test_standard_source_is_copied_then_the_ladder_filled(
     assert video.thumbnail_keys
     assert all(storage.exists(key) for key in video.thumbnail_keys)
     assert "#xywh=" in (local / (video.storyboard_vtt_key or "-")).read_text()
+
+
+def test_every_output_counts_towards_the_quota(
+    db: Session,
+    pipeline: VideoPipeline,
+    make_video: VideoMaker,
+    clips: Clips,
+    storage: StorageProvider,
+    company: Company,
+) -> None:
+    job = make_video(clips.landscape_h264_audio)
+    assert run(pipeline, job).status == "succeeded"
+    video, _ = reloaded(db, job)
+    outputs = list(storage.list(video_prefix(video.company_id, video.id)))
+    assert any("/hls/" in info.key and info.key.endswith(".ts") for info in outputs)
+    usage = measure_usage(db, company)
+    assert usage.derived_bytes == sum(info.size for info in outputs)
+
+    # A new poster replaces the old one in the count.
+    video.poster_at_seconds = 1.0
+    poster_job = new_job(db, video, JobKind.POSTER, pipeline.settings)
+    assert run(pipeline, poster_job).status == "succeeded"
+    db.expire_all()
+    outputs = list(storage.list(video_prefix(video.company_id, video.id)))
+    assert measure_usage(db, company).derived_bytes == sum(info.size for info in outputs)
 
 
 def test_non_standard_source_gets_720p_first_and_is_never_upscaled(
