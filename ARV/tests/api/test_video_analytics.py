@@ -334,6 +334,8 @@ def test_stats_default_to_the_last_thirty_days(
         {"from": "2026-11-10", "to": "2026-11-01"},
         {"from": "2025-01-01", "to": "2026-01-02"},
         {"from": "yesterday"},
+        {"to": "0001-01-05"},
+        {"from": "9999-12-31"},
     ],
 )
 def test_stats_refuse_a_bad_range(

@@ -30,6 +30,7 @@ from app.services.video_service import VideoDetail, VideoService
 router = APIRouter(tags=["videos"])
 VIDEOS = f"{TENANT}/videos"
 VIDEO = f"{VIDEOS}/{{video_id}}"
+FIRST_STATS_DAY, LAST_STATS_DAY = date(2000, 1, 1), date(2999, 12, 31)
 BUSY = error_responses({409: "Another job runs for this video, or nothing to cancel."})
 
 
@@ -214,9 +215,23 @@ def video_stats(
     ctx: ContentReader,
     db: DbSession,
     start: Annotated[
-        date | None, Query(alias="from", description="First day; default 29 days before `to`.")
+        date | None,
+        Query(
+            alias="from",
+            ge=FIRST_STATS_DAY,
+            le=LAST_STATS_DAY,
+            description="First day; default 29 days before `to`.",
+        ),
     ] = None,
-    end: Annotated[date | None, Query(alias="to", description="Last day; default today.")] = None,
+    end: Annotated[
+        date | None,
+        Query(
+            alias="to",
+            ge=FIRST_STATS_DAY,
+            le=LAST_STATS_DAY,
+            description="Last day; default today.",
+        ),
+    ] = None,
 ) -> VideoStatsResponse:
     stats = VideoStatsService(db, ctx).daily(video_id, start, end)
     return VideoStatsResponse.model_validate(stats, from_attributes=True)
