@@ -24,7 +24,6 @@ from app.core.exceptions import (
 from app.core.storage import (
     InvalidUploadError,
     ObjectNotFoundError,
-    StorageProvider,
     UploadedPart,
     company_prefix,
 )
@@ -32,10 +31,9 @@ from app.core.task_queue import enqueue_after_commit
 from app.models.company import Company
 from app.models.storage import FileStatus, StoredFile
 from app.models.video import Video, VideoRendition
-from app.services.context import CompanyContext
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.plans import limits_for
-from app.services.tenant import TenantService
+from app.services.tenant import StorageTenantService
 from app.utils.clock import utcnow
 from app.utils.sniff import ALLOWED_TYPES, sanitize_filename, sniff_content_type
 
@@ -163,14 +161,7 @@ def part_size_for(settings: Settings, size: int) -> int:
     return max(settings.DIRECT_UPLOAD_PART_BYTES, math.ceil(needed / MIB) * MIB)
 
 
-class FileService(TenantService):
-    def __init__(
-        self, db: Session, ctx: CompanyContext, storage: StorageProvider, settings: Settings
-    ) -> None:
-        super().__init__(db, ctx)
-        self.storage = storage
-        self.settings = settings
-
+class FileService(StorageTenantService):
     # Reading
     def list_files(self, params: PageParams, filters: FileFilters) -> ResultPage[StoredFile]:
         statement = self._filtered(self.scoped(StoredFile), filters)

@@ -8,7 +8,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from app.core.config import Settings
 from app.core.exceptions import NotFoundError
+from app.core.storage import StorageProvider
 from app.models.base import SoftDeletable, TenantOwned
 from app.services.audit_service import AuditService
 from app.services.context import CompanyContext
@@ -54,3 +56,14 @@ class TenantService:
             company_id=self.ctx.company_id,
             changes=changes,
         )
+
+
+class StorageTenantService(TenantService):
+    """A tenant service that also reads and writes objects in storage."""
+
+    def __init__(
+        self, db: Session, ctx: CompanyContext, storage: StorageProvider, settings: Settings
+    ) -> None:
+        super().__init__(db, ctx)
+        self.storage = storage
+        self.settings = settings

@@ -97,7 +97,8 @@ def active_video(
     db: Session, company_id: uuid.UUID, content_id: uuid.UUID, at: datetime
 ) -> ActiveVideo:
     """What plays over the content at `at`. For callers without a member context (the
-    viewer manifest); the content's company is the filter."""
+    viewer manifest); the content's company is the filter, and the caller has checked
+    that the content itself is live."""
     return pick_active(list(db.scalars(content_schedule(company_id, content_id))), at)
 
 

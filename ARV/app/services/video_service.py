@@ -18,7 +18,7 @@ from app.background_tasks.names import (
 )
 from app.core.config import Settings
 from app.core.exceptions import ConflictError, UnsupportedMediaTypeError, ValidationFailedError
-from app.core.storage import StorageProvider, company_prefix
+from app.core.storage import company_prefix
 from app.core.task_queue import enqueue_after_commit
 from app.models.storage import FileStatus, StoredFile
 from app.models.video import (
@@ -32,9 +32,8 @@ from app.models.video import (
     VideoRendition,
     VideoStatus,
 )
-from app.services.context import CompanyContext
 from app.services.pagination import PageParams, ResultPage, paginate
-from app.services.tenant import TenantService
+from app.services.tenant import StorageTenantService
 from app.services.video_schedule_service import remove_video_from_schedules
 from app.utils.clock import utcnow
 
@@ -92,14 +91,7 @@ def new_job(
     return job
 
 
-class VideoService(TenantService):
-    def __init__(
-        self, db: Session, ctx: CompanyContext, storage: StorageProvider, settings: Settings
-    ) -> None:
-        super().__init__(db, ctx)
-        self.storage = storage
-        self.settings = settings
-
+class VideoService(StorageTenantService):
     def create(self, file_id: uuid.UUID, title: str) -> VideoDetail:
         # Locked: a concurrent delete of the file must wait, then see this video.
         source = self.get_owned(StoredFile, file_id, "File", for_update=True)
