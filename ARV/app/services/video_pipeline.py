@@ -55,6 +55,7 @@ from app.utils.ffmpeg import (
     first_non_black_time,
     hls_command,
     is_standard,
+    keyframes_fit_segments,
     ladder_for,
     master_playlist,
     measure_hls_variant,
@@ -117,13 +118,17 @@ class SourceFacts:
     hls: bool
 
 
-def plan_renditions(info: MediaInfo, cap_short_side: int) -> list[PlannedRendition]:
+def plan_renditions(
+    info: MediaInfo, cap_short_side: int, *, hls: bool = True
+) -> list[PlannedRendition]:
     """The ladder, playable-first rendition first. A standard source is copied as its own
-    top rung; otherwise the first is the 720p rung (or the largest below the source)."""
+    top rung if its keyframes cut into HLS segments of the advertised length (or no HLS is
+    made); otherwise the first is the 720p rung (or the largest below the source)."""
     rungs = [rung for rung in ladder_for(info) if rung.short_side <= cap_short_side]
     if not rungs:
         rungs = ladder_for(info)[:1]
-    if is_standard(info) and info.short_side <= cap_short_side:
+    copyable = is_standard(info) and (keyframes_fit_segments(info) or not hls)
+    if copyable and info.short_side <= cap_short_side:
         lower = [rung for rung in rungs if rung.short_side < info.short_side]
         copy = PlannedRendition(f"{info.short_side}p", info.short_side, None)
         return [copy, *(PlannedRendition(r.name, r.short_side, r) for r in lower)]

@@ -27,15 +27,18 @@ import ffmpeg
 
 from app.utils.media_probe import (
     FORMAT_WHITELIST,
+    HLS_SEGMENT_SECONDS,
     MAX_FPS,
     MediaError,
     MediaInfo,
     Rung,
     even_length,
     is_standard,
+    keyframes_fit_segments,
     ladder_for,
     media_info_from_ffprobe,
     output_size,
+    with_keyframes,
 )
 from app.utils.sniff import SNIFF_BYTES, VIDEO_TYPES, sniff_content_type
 
@@ -54,6 +57,7 @@ __all__ = [
     "first_non_black_time",
     "hls_command",
     "is_standard",
+    "keyframes_fit_segments",
     "ladder_for",
     "master_playlist",
     "measure_hls_variant",
@@ -77,6 +81,7 @@ _BATCH_FLAGS = ("-nostdin", "-hide_banner", "-loglevel", "error", "-nostats", "-
 _REPORT_PROGRESS = ("-progress", "pipe:1")
 # Reading headers never legitimately takes long; a file that makes ffprobe spin is hostile.
 PROBE_TIMEOUT_SECONDS = 60.0
+# A divisor of HLS_SEGMENT_SECONDS, so that encoded renditions cut into even segments.
 KEYFRAME_SECONDS = 2
 CRF = 23
 _STDERR_TAIL_LINES = 40
@@ -364,7 +369,19 @@ def probe(path: Path, config: FfmpegConfig) -> MediaInfo:
         report = json.loads("\n".join(outcome.stdout))
     except json.JSONDecodeError as error:
         raise MediaError("unreadable ffprobe report", permanent=True) from error
-    return media_info_from_ffprobe(report)
+    info = media_info_from_ffprobe(report)
+    return with_keyframes(info, _measured_keyframe_times(path, config))
+
+
+def _measured_keyframe_times(path: Path, config: FfmpegConfig) -> list[float]:
+    """Keyframe times for deciding whether a stream copy cuts into even HLS segments; none
+    (so the rung is encoded) when ffprobe cannot list them. A transient failure propagates."""
+    try:
+        return _keyframe_times(path, config)
+    except MediaError as error:
+        if not error.permanent:
+            raise
+        return []
 
 
 def _probe_timeout(config: FfmpegConfig) -> float:
@@ -453,17 +470,18 @@ HLS_PLAYLIST_NAME = "index.m3u8"
 HLS_SEGMENT_PATTERN = "seg_%05d.ts"
 
 
-def hls_command(
-    src_mp4: Path, out_dir: Path, config: FfmpegConfig, segment_seconds: int = 4
-) -> list[str]:
+def hls_command(src_mp4: Path, out_dir: Path, config: FfmpegConfig) -> list[str]:
     """Cut a finished MP4 (from `transcode_command` or `remux_command`) into a VOD playlist
-    of MPEG-TS segments without re-encoding; segments start on the source's keyframes."""
+    of MPEG-TS segments without re-encoding. A segment ends at the first keyframe at or
+    after each multiple of `HLS_SEGMENT_SECONDS`, so only a rendition whose keyframes fall
+    there (`keyframes_fit_segments`; encoded ones have one every `KEYFRAME_SECONDS`) gets
+    segments of that length."""
     output = ffmpeg.output(
         _media_input(src_mp4),
         _local(out_dir / HLS_PLAYLIST_NAME),
         c="copy",
         f="hls",
-        hls_time=segment_seconds,
+        hls_time=HLS_SEGMENT_SECONDS,
         hls_playlist_type="vod",
         hls_flags="independent_segments",
         hls_segment_filename=_local(out_dir / HLS_SEGMENT_PATTERN),

@@ -3,8 +3,10 @@ can be stream-copied as is, and which renditions to make. Pure: no processes, no
 
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from fractions import Fraction
+from itertools import pairwise
 from typing import Any
 
 # ffmpeg demuxer names (as ffmpeg spells them) of real media containers. Anything else
@@ -29,6 +31,13 @@ MAX_FPS = 60.0
 # encode it at (its top rung): 2.5 x 4500 kbps = 11.25 Mbps at 1080p, 6.25 Mbps at 720p,
 # 2 Mbps at 360p. Phones record 1080p at ~17 Mbps, so their files are re-encoded.
 STANDARD_BITRATE_HEADROOM = 2.5
+# The advertised length of an HLS segment. The muxer ends a segment at the first keyframe at
+# or after each multiple of it (counted from the first packet), so only keyframes near those
+# multiples give segments of this length; see `keyframes_fit_segments`.
+HLS_SEGMENT_SECONDS = 4
+# How far from HLS_SEGMENT_SECONDS a segment other than the last may be (under half a second,
+# so that it still rounds to the advertised #EXT-X-TARGETDURATION).
+SEGMENT_TOLERANCE_SECONDS = 0.1
 
 _HIGH_BIT_DEPTH_PIX_FMT = re.compile(r"p0?(\d{2})(?:le|be)$")
 
@@ -67,6 +76,13 @@ class MediaInfo:
     audio_codec: str | None
     audio_profile: str | None
     audio_channels: int | None
+    keyframe_interval: float | None = None
+    """The longest time from a keyframe to the next one (or to the end of the video). None
+    when not measured: no keyframe times in the file, or a record older than the measure."""
+    segment_keyframe_lag: float | None = None
+    """The longest that a multiple of `HLS_SEGMENT_SECONDS` inside the video waits for the
+    next keyframe (or the end of the video), counted from the first keyframe; None when not
+    measured."""
 
     @property
     def display_width(self) -> int:
@@ -130,6 +146,35 @@ def media_info_from_ffprobe(data: dict[str, Any]) -> MediaInfo:
         audio_profile=audio.get("profile"),
         audio_channels=_integer(audio.get("channels")),
     )
+
+
+def with_keyframes(info: MediaInfo, keyframe_times: Sequence[float]) -> MediaInfo:
+    """`info` with the spacing of its keyframes, given their presentation times in seconds."""
+    if not keyframe_times:
+        return replace(info, keyframe_interval=None, segment_keyframe_lag=None)
+    first = min(keyframe_times)
+    keyframes = sorted(seconds - first for seconds in keyframe_times)
+    # The end of the video closes the last group of pictures and the last segment.
+    cuts = [*keyframes, max(info.duration, keyframes[-1])]
+    interval = max(later - earlier for earlier, later in pairwise(cuts))
+    # ffprobe prints times to the microsecond; rounding drops the subtraction's float noise.
+    return replace(
+        info,
+        keyframe_interval=round(interval, 6),
+        segment_keyframe_lag=round(_segment_lag(cuts), 6),
+    )
+
+
+def _segment_lag(cuts: list[float]) -> float:
+    """The largest delay from a multiple of the segment length before the end (the last
+    cut) to the first cut at or after it."""
+    lag, index, boundary = 0.0, 0, float(HLS_SEGMENT_SECONDS)
+    while boundary < cuts[-1]:
+        while cuts[index] < boundary:
+            index += 1
+        lag = max(lag, cuts[index] - boundary)
+        boundary += HLS_SEGMENT_SECONDS
+    return lag
 
 
 def _first_stream(streams: list[dict[str, Any]], codec_type: str) -> dict[str, Any] | None:
@@ -202,6 +247,17 @@ def is_standard(info: MediaInfo) -> bool:
         and info.short_side <= LADDER[-1].short_side
         and _bitrate_is_moderate(info)
     )
+
+
+def keyframes_fit_segments(info: MediaInfo) -> bool:
+    """Whether cutting the video on its own keyframes (a stream copy) gives HLS segments of
+    the advertised length: every multiple of `HLS_SEGMENT_SECONDS` inside the video is
+    followed within `SEGMENT_TOLERANCE_SECONDS` by a keyframe or by the end of the video.
+    Since the muxer cuts at the first keyframe at or after each multiple, every segment but
+    the last then lasts HLS_SEGMENT_SECONDS within the tolerance, and the last at most that
+    plus the tolerance. Unmeasured keyframes do not fit."""
+    lag = info.segment_keyframe_lag
+    return lag is not None and lag <= SEGMENT_TOLERANCE_SECONDS
 
 
 def _bitrate_is_moderate(info: MediaInfo) -> bool:

@@ -3,6 +3,7 @@ test's PostgreSQL transaction: renditions, HLS, stills, failures, retries, idemp
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,10 +27,11 @@ from app.models import (
 )
 from app.services.storage_service import file_key, measure_usage
 from app.services.video_jobs import recover_expired_jobs
-from app.services.video_pipeline import Outcome, VideoPipeline
+from app.services.video_pipeline import Outcome, VideoPipeline, plan_renditions
 from app.services.video_service import new_job, video_prefix
 from app.utils.clock import utcnow
-from app.utils.ffmpeg import FfmpegConfig, probe
+from app.utils.ffmpeg import FfmpegConfig, MediaInfo, is_standard, probe
+from app.utils.media_probe import HLS_SEGMENT_SECONDS, SEGMENT_TOLERANCE_SECONDS
 from tests.support.factories import make_company
 from tests.support.media import Clips, make_clip
 
@@ -336,3 +338,79 @@ def test_a_redelivered_task_may_reclaim_its_own_running_job(
     other.lease_expires_at = utcnow().replace(year=2100)
     db.flush()
     assert pipeline.run(other.id, "another-task").status == "skipped"
+
+
+def planned(info: MediaInfo, cap_short_side: int = 1080, **options: bool) -> list[str]:
+    return [
+        f"{p.name} {'copy' if p.is_copy else 'encode'}"
+        for p in plan_renditions(info, cap_short_side, **options)
+    ]
+
+
+@pytest.fixture(scope="module")
+def gop_sources(tmp_path_factory: pytest.TempPathFactory) -> dict[int, MediaInfo]:
+    """Standard 720p H.264/AAC sources with a keyframe every 2 s and every 8 s (25 fps)."""
+    folder = tmp_path_factory.mktemp("gops")
+    clips = {
+        seconds: make_clip(
+            folder / f"gop{seconds}.mp4", width=1280, height=720, seconds=9, gop=25 * seconds
+        )
+        for seconds in (2, 8)
+    }
+    return {seconds: probe(clip, FFMPEG) for seconds, clip in clips.items()}
+
+
+def test_a_standard_source_with_short_gops_is_copied(gop_sources: dict[int, MediaInfo]) -> None:
+    source = gop_sources[2]
+    assert is_standard(source)
+    assert planned(source) == ["720p copy", "360p encode"]
+
+
+def test_a_standard_source_with_long_gops_is_encoded_720p_first(
+    gop_sources: dict[int, MediaInfo],
+) -> None:
+    source = gop_sources[8]
+    assert is_standard(source)
+    assert planned(source) == ["720p encode", "360p encode"]
+    full_hd = replace(source, width=1920, height=1080)
+    assert is_standard(full_hd)
+    assert planned(full_hd) == ["720p encode", "360p encode", "1080p encode"]
+    assert planned(full_hd, cap_short_side=720) == ["720p encode", "360p encode"]
+
+
+def test_without_hls_long_gops_are_still_copied(gop_sources: dict[int, MediaInfo]) -> None:
+    assert planned(gop_sources[8], hls=False) == ["720p copy", "360p encode"]
+
+
+def test_a_long_gop_source_gets_segments_of_the_advertised_length(
+    db: Session,
+    pipeline: VideoPipeline,
+    make_video: VideoMaker,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """x264's default GOP at 25 fps is 10 s: copied, its HLS segments would last 10 s."""
+    clip = make_clip(tmp_path / "long_gop.mp4", width=320, height=240, seconds=13)
+    job = make_video(clip)
+    assert run(pipeline, job).status == "succeeded"
+
+    video, _ = reloaded(db, job)
+    assert video.source_is_standard is True
+    assert video.probe is not None
+    assert video.probe["keyframe_interval"] == pytest.approx(10.0, abs=0.001)
+    (rendition,) = renditions(db, video.id).values()
+    assert not rendition.is_copy
+    playlist = (settings.local_storage_root / (rendition.hls_playlist_key or "-")).read_text()
+    assert f"#EXT-X-TARGETDURATION:{HLS_SEGMENT_SECONDS}" in playlist.splitlines()
+    durations = [
+        float(line.removeprefix("#EXTINF:").split(",")[0])
+        for line in playlist.splitlines()
+        if line.startswith("#EXTINF:")
+    ]
+    *full, last = durations
+    assert len(full) == 3
+    assert all(
+        seconds == pytest.approx(HLS_SEGMENT_SECONDS, abs=SEGMENT_TOLERANCE_SECONDS)
+        for seconds in full
+    )
+    assert last == pytest.approx(1.0, abs=SEGMENT_TOLERANCE_SECONDS)

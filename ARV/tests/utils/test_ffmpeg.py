@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.utils.ffmpeg import (
+    KEYFRAME_SECONDS,
     FfmpegCancelled,
     FfmpegConfig,
     FfmpegTimeout,
@@ -22,6 +23,7 @@ from app.utils.ffmpeg import (
     first_non_black_time,
     hls_command,
     is_standard,
+    keyframes_fit_segments,
     ladder_for,
     master_playlist,
     measure_hls_variant,
@@ -33,7 +35,12 @@ from app.utils.ffmpeg import (
     thumbnails,
     transcode_command,
 )
-from app.utils.media_probe import ALLOWED_DEMUXERS, Rung
+from app.utils.media_probe import (
+    ALLOWED_DEMUXERS,
+    HLS_SEGMENT_SECONDS,
+    SEGMENT_TOLERANCE_SECONDS,
+    Rung,
+)
 from app.utils.sniff import sniff_content_type
 from tests.support.media import (
     Clips,
@@ -599,3 +606,71 @@ def test_storyboard_tiles_follow_the_displayed_orientation(clips: Clips, tmp_pat
     vtt = storyboard(clips.rotated_phone, info, sprite, CONFIG, tile_width=120)
     assert picture_size(sprite)[1] == 160
     assert all(target.endswith(",120,160") for _, _, target in cues(vtt))
+
+
+# --- keyframe spacing and HLS segment lengths -----------------------------------------
+
+
+def extinf_durations(playlist: Path) -> list[float]:
+    lines = playlist.read_text().splitlines()
+    return [float(line[8:].split(",")[0]) for line in lines if line.startswith("#EXTINF:")]
+
+
+def segments_have_the_advertised_length(durations: list[float]) -> bool:
+    """Every segment but the last within the tolerance of the advertised length, the last
+    no longer than that."""
+    *full, last = durations
+    return all(
+        abs(seconds - HLS_SEGMENT_SECONDS) <= SEGMENT_TOLERANCE_SECONDS for seconds in full
+    ) and (last <= HLS_SEGMENT_SECONDS + SEGMENT_TOLERANCE_SECONDS)
+
+
+def hls_of_a_copy(source: Path, folder: Path) -> Path:
+    """Cut `source` into HLS as the pipeline does for a copied rung: remux, then segment."""
+    mp4 = folder / "copy.mp4"
+    run(remux_command(source, mp4, probe(source, CONFIG), CONFIG), CONFIG)
+    hls_dir = folder / "hls"
+    hls_dir.mkdir()
+    run(hls_command(mp4, hls_dir, CONFIG), CONFIG)
+    return hls_dir / "index.m3u8"
+
+
+@pytest.mark.parametrize(
+    ("suffix", "gop_frames", "interval", "lag"),
+    [
+        (".mp4", 50, 2.0, 0.0),
+        # 8 s GOPs over 13 s: the cut due at 4 s waits for the keyframe at 8 s.
+        (".mp4", 200, 8.0, 4.0),
+        # AVI packets carry no presentation times: the decoding times stand in.
+        (".avi", 50, 2.0, 0.0),
+    ],
+)
+def test_probe_measures_the_keyframe_spacing(
+    tmp_path: Path, suffix: str, gop_frames: int, interval: float, lag: float
+) -> None:
+    clip = make_clip(
+        tmp_path / f"clip{suffix}", width=160, height=90, seconds=13, audio=False, gop=gop_frames
+    )
+    info = probe(clip, CONFIG)
+    assert info.keyframe_interval == pytest.approx(interval, abs=0.001)
+    assert info.segment_keyframe_lag == pytest.approx(lag, abs=0.001)
+
+
+@pytest.mark.parametrize(
+    ("gop_frames", "fits"),
+    [(50, True), (100, True), (75, False), (125, False), (200, False), (None, False)],
+)
+def test_the_copy_rule_predicts_the_segments_a_copy_gets(
+    tmp_path: Path, gop_frames: int | None, fits: bool
+) -> None:
+    """At 25 fps: keyframes every 2 s and 4 s fall on every segment boundary; every 3 s,
+    5 s, 8 s and x264's default 10 s do not, and the real muxer cuts other lengths."""
+    source = make_clip(tmp_path / "source.mp4", width=160, height=90, seconds=13, gop=gop_frames)
+    durations = extinf_durations(hls_of_a_copy(source, tmp_path))
+    assert keyframes_fit_segments(probe(source, CONFIG)) is fits
+    assert segments_have_the_advertised_length(durations) is fits
+
+
+def test_encoded_renditions_fit_the_segments(rendition: Rendition) -> None:
+    assert keyframes_fit_segments(rendition.info)
+    assert rendition.info.keyframe_interval == pytest.approx(KEYFRAME_SECONDS, abs=0.05)

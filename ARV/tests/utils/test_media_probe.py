@@ -1,20 +1,25 @@
 """The pure side of media handling: reading ffprobe's report, the stream-copy decision and
 the rendition ladder."""
 
-from dataclasses import replace
+import json
+from dataclasses import asdict, replace
 from fractions import Fraction
 from typing import Any
 
 import pytest
 
 from app.utils.media_probe import (
+    HLS_SEGMENT_SECONDS,
     LADDER,
+    SEGMENT_TOLERANCE_SECONDS,
     MediaError,
     MediaInfo,
     is_standard,
+    keyframes_fit_segments,
     ladder_for,
     media_info_from_ffprobe,
     output_size,
+    with_keyframes,
 )
 
 PLAIN_HD = MediaInfo(
@@ -233,3 +238,86 @@ def test_output_size_keeps_the_displayed_aspect_with_even_sides(
     info: MediaInfo, rung_index: int, size: tuple[int, int]
 ) -> None:
     assert output_size(info, ladder_for(info)[rung_index]) == size
+
+
+def every(step: float, until: float, start: float = 0.0) -> list[float]:
+    """Keyframe times from `start`, `step` apart, before `until`."""
+    count = int((until - start) / step - 1e-9) + 1
+    return [start + index * step for index in range(count)]
+
+
+def spaced(duration: float, keyframes: list[float]) -> MediaInfo:
+    return with_keyframes(replace(PLAIN_HD, duration=duration), keyframes)
+
+
+def test_the_segment_length_is_four_seconds_with_a_tolerance_that_rounds_to_it() -> None:
+    assert HLS_SEGMENT_SECONDS == 4
+    assert 0 < SEGMENT_TOLERANCE_SECONDS < 0.5
+
+
+@pytest.mark.parametrize(
+    ("duration", "keyframes", "interval", "lag"),
+    [
+        (10.0, every(2.0, 10.0), 2.0, 0.0),
+        (10.0, every(1.0, 10.0), 1.0, 0.0),
+        # The issue's source: 8.33 s GOPs, so the cut due at 12 s waits until 16.67 s.
+        (20.0, every(25 / 3, 20.0), 8.333333, 4.666667),
+        # Short GOPs that do not divide the segment length miss its multiples too.
+        (13.0, every(3.0, 13.0), 3.0, 2.0),
+        # A stream starting late (MPEG-TS) is measured from its first keyframe.
+        (10.0, every(2.0, 11.4, start=1.4), 2.0, 0.0),
+        # One keyframe: the group of pictures runs to the end.
+        (3.0, [0.0], 3.0, 0.0),
+        (9.0, [0.0], 9.0, 5.0),
+        # The end of the video closes the last segment like a keyframe.
+        (12.05, [0.0, 4.0, 8.0], 4.05, 0.05),
+        (12.5, [0.0, 4.0, 8.0], 4.5, 0.5),
+    ],
+)
+def test_keyframe_spacing_is_measured(
+    duration: float, keyframes: list[float], interval: float, lag: float
+) -> None:
+    info = spaced(duration, keyframes)
+    assert info.keyframe_interval == pytest.approx(interval, abs=1e-6)
+    assert info.segment_keyframe_lag == pytest.approx(lag, abs=1e-6)
+
+
+def test_keyframes_come_in_any_order() -> None:
+    assert spaced(10.0, [4.0, 0.0, 8.0, 2.0, 6.0]).segment_keyframe_lag == 0.0
+
+
+def test_keyframes_fit_when_every_segment_boundary_has_one_within_the_tolerance() -> None:
+    assert keyframes_fit_segments(spaced(60.0, every(2.0, 60.0)))
+    assert keyframes_fit_segments(spaced(3.5, [0.0]))  # shorter than one segment
+    assert keyframes_fit_segments(spaced(12.05, [0.0, 4.0, 8.0]))
+    # 29.97 fps, a keyframe every 60 frames: 2.002 s, each boundary 4 ms later than the last.
+    gop = 60 * 1001 / 30000
+    assert keyframes_fit_segments(spaced(60.0, every(gop, 60.0)))
+    assert not keyframes_fit_segments(spaced(200.0, every(gop, 200.0)))
+
+
+@pytest.mark.parametrize(
+    ("duration", "keyframes"),
+    [
+        (20.0, every(25 / 3, 20.0)),
+        (13.0, every(3.0, 13.0)),
+        (12.5, [0.0, 4.0, 8.0]),  # the last segment would last 4.5 s
+        (10.0, []),  # no keyframe times: not measured
+    ],
+)
+def test_keyframes_that_miss_a_boundary_do_not_fit(duration: float, keyframes: list[float]) -> None:
+    assert not keyframes_fit_segments(spaced(duration, keyframes))
+
+
+def test_unmeasured_keyframes_do_not_fit() -> None:
+    """A probe made before keyframes were measured has no spacing: the source is encoded."""
+    assert PLAIN_HD.keyframe_interval is None
+    assert not keyframes_fit_segments(PLAIN_HD)
+    assert spaced(10.0, []).segment_keyframe_lag is None
+
+
+def test_the_spacing_is_stored_as_plain_json_numbers() -> None:
+    info = spaced(20.0, every(25 / 3, 20.0))
+    stored = json.loads(json.dumps(asdict(info), default=str))
+    assert stored["keyframe_interval"] == 8.333333
+    assert stored["segment_keyframe_lag"] == 4.666667
