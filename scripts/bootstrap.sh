@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what ARVlite needs on a Debian machine, skipping whatever is already there.
-#   scripts/bootstrap.sh run    runtime: Python virtualenv with requirements.txt
-#   scripts/bootstrap.sh test   also PostgreSQL, Redis, ffmpeg and requirements-dev.txt
+#   scripts/bootstrap.sh run    runtime: ffmpeg/ffprobe, Python virtualenv with requirements.txt
+#   scripts/bootstrap.sh test   also PostgreSQL, Redis and requirements-dev.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,14 @@ as_root() {
 
 apt_updated=""
 apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "bootstrap: install $* with your system's package manager (no apt-get here)" >&2
+    exit 1
+  fi
+  if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
+    echo "bootstrap: $* missing; install as root: apt-get install $*" >&2
+    exit 1
+  fi
   if [ -z "$apt_updated" ]; then
     echo "==> apt-get update"
     as_root apt-get update -qq
@@ -29,9 +37,12 @@ have_postgres_server() {
 
 install_system_packages() {
   local missing=()
-  have_postgres_server || missing+=(postgresql)
-  command -v redis-server >/dev/null || missing+=(redis-server)
-  command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+  # The media pipeline runs both; Debian's ffmpeg package ships ffprobe too.
+  { command -v ffmpeg && command -v ffprobe; } >/dev/null || missing+=(ffmpeg)
+  if [ "$mode" = test ]; then
+    have_postgres_server || missing+=(postgresql)
+    command -v redis-server >/dev/null || missing+=(redis-server)
+  fi
   if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 
@@ -54,7 +65,6 @@ install_python_packages() {
 }
 
 case "$mode" in
-  run) install_python_packages ;;
-  test) install_system_packages; install_python_packages ;;
+  run | test) install_system_packages; install_python_packages ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: migrate, create the demo admin, then run the API, a Celery worker and beat
 # together; Ctrl-C stops all three. Uses SQLite and local storage under ARV/var unless
-# DATABASE_URL / REDIS_URL say otherwise.
+# DATABASE_URL / REDIS_URL say otherwise. HOST/PORT (environment or .env) pick the address;
+# links the API hands out follow them unless API_PUBLIC_URL / PUBLIC_BASE_URL are set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,12 @@ scripts/bootstrap.sh run
 export PYTHONPATH="$PWD/ARV${PYTHONPATH:+:$PYTHONPATH}"
 var_dir=${VAR_DIR:-$PWD/ARV/var}
 mkdir -p "$var_dir"
+
+# The bind address comes from the same Settings the links are derived from, so the two
+# cannot disagree (a PORT in .env included).
+address=$(.venv/bin/python -c 'from app.core.config import get_settings as s
+print(s().HOST, s().PORT, s().API_PUBLIC_URL)')
+read -r host port api_url <<<"$address"
 
 .venv/bin/alembic upgrade head
 .venv/bin/python -m app.cli create-demo-admin
@@ -26,9 +33,9 @@ trap stop_all INT TERM EXIT
 pids+=($!)
 "${celery[@]}" beat -l INFO --schedule "$var_dir/celerybeat-schedule" &
 pids+=($!)
-.venv/bin/uvicorn app.main:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" &
+.venv/bin/uvicorn app.main:app --host "$host" --port "$port" &
 pids+=($!)
 
-echo "==> API on http://${HOST:-127.0.0.1}:${PORT:-8000} (docs at /docs); Ctrl-C stops everything"
+echo "==> API on $api_url (docs at /docs); Ctrl-C stops everything"
 # Any one of them exiting stops the others.
 wait -n "${pids[@]}"

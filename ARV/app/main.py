@@ -40,6 +40,11 @@ OPENAPI_TAGS = [
         "signature is the authorisation).",
     },
     {"name": "operations", "description": "Liveness, readiness and metrics."},
+    {
+        "name": "admin",
+        "description": "Platform administration, for platform superusers only: a company's "
+        "plan. Every change is recorded in that company's audit log.",
+    },
 ]
 
 DESCRIPTION = """

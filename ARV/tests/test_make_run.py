@@ -1,12 +1,17 @@
 """`make run` end to end: from nothing configured to a serving API, a worker answering a
-ping over the filesystem broker, and Ctrl-C stopping every process."""
+ping over the filesystem broker, links that follow the port, and Ctrl-C stopping every
+process."""
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
+import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +29,49 @@ def get(url: str) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def call(url: str, data: bytes, content_type: str, token: str | None = None) -> Any:
+    headers = {"Content-Type": content_type}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+        return json.loads(response.read() or b"null")
+
+
+def post(url: str, body: dict[str, Any], token: str | None = None) -> Any:
+    return call(url, json.dumps(body).encode(), "application/json", token)
+
+
+def part_upload_url(base: str, log_text: str) -> str:
+    """A link the API hands out: sign in as the demo admin (through the docs' form, as the
+    README says), start a direct upload in a new company and ask for its first part's URL."""
+    credentials = re.search(r"Demo admin: (\S+) / (\S+)", log_text)
+    assert credentials, log_text
+    email, password = credentials.groups()
+    form = urllib.parse.urlencode({"username": email, "password": password})
+    login = call(
+        f"{base}/api/v1/auth/login/form", form.encode(), "application/x-www-form-urlencoded"
+    )
+    token = login["access_token"]
+    company = post(f"{base}/api/v1/companies", {"name": "Port Test"}, token)
+    uploads = f"{base}/api/v1/companies/{company['id']}/storage/uploads"
+    upload = post(uploads, {"filename": "clip.mp4", "size_bytes": 1000}, token)
+    parts = post(f"{uploads}/{upload['file']['id']}/part-urls", {"part_numbers": [1]}, token)
+    url: str = parts[0]["url"]
+    return url
+
+
+def emailed_link(base: str, mail_dir: Path) -> str:
+    """The link in the verification email of a new account (written after the commit)."""
+    account = {"email": "port@example.com", "password": "Port-test-8101!", "full_name": "Port"}
+    post(f"{base}/api/v1/auth/register", account)
+    wait_until(lambda: any(mail_dir.glob("*.eml")), 30, "the verification email")
+    message = next(mail_dir.glob("*.eml")).read_text()
+    link = re.search(r"(http\S+/verify-email\?token=)", message)
+    assert link, message
+    return link.group(1)
 
 
 def answers(url: str) -> bool:
@@ -47,7 +95,16 @@ def test_make_run_serves_and_stops_cleanly(tmp_path: Path) -> None:
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in {"DATABASE_URL", "REDIS_URL", "ENV", "STORAGE_PROVIDER"}
+        if name
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "ENV",
+            "STORAGE_PROVIDER",
+            "HOST",
+            "API_PUBLIC_URL",
+            "PUBLIC_BASE_URL",
+        }
     }
     env |= {"VAR_DIR": str(tmp_path / "var"), "PORT": str(port)}
     log = tmp_path / "run.log"
@@ -74,7 +131,13 @@ def test_make_run_serves_and_stops_cleanly(tmp_path: Path) -> None:
 
         output_text = log.read_text()
         assert "Demo admin: admin@arvlite.local / " in output_text
+        assert f"==> API on {base} " in output_text
         assert (tmp_path / "var" / "arvlite.db").exists()
+
+        # Only PORT was set: the links handed out follow it (API_PUBLIC_URL and
+        # PUBLIC_BASE_URL are derived from HOST/PORT).
+        assert part_upload_url(base, output_text).startswith(f"{base}/api/v1/storage/local/")
+        assert emailed_link(base, tmp_path / "var" / "mail") == f"{base}/verify-email?token="
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's group
         try:
@@ -83,3 +146,63 @@ def test_make_run_serves_and_stops_cleanly(tmp_path: Path) -> None:
             if group_alive(process.pid):
                 os.killpg(process.pid, signal.SIGKILL)
     wait_until(lambda: not group_alive(process.pid), 30, "every make run process to exit")
+
+
+def bootstrap_run(tmp_path: Path, tools: set[str]) -> list[str]:
+    """Run `scripts/bootstrap.sh run` in a copy of the repository, on a PATH holding
+    coreutils, the given media `tools` and an apt-get that only records its arguments.
+    Returns the apt-get calls."""
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "scripts" / "bootstrap.sh", repo / "scripts")
+    for requirements in REPO_ROOT.glob("requirements*.txt"):
+        shutil.copy(requirements, repo)
+    path = tmp_path / "bin"
+    apt_log = tmp_path / "apt.log"
+    stubs = {
+        # A virtualenv already installed: bootstrap's Python step has nothing to do.
+        repo / ".venv" / "bin" / "python": "exit 0",
+        repo / ".venv" / "bin" / "pip": "exit 0",
+        path / "apt-get": f'echo "$*" >> {apt_log}',
+        path / "sudo": 'exec "$@"',
+        **{path / tool: "exit 0" for tool in tools},
+    }
+    for stub, body in stubs.items():
+        stub.parent.mkdir(parents=True, exist_ok=True)
+        stub.write_text(f"#!/bin/sh\n{body}\n")
+        stub.chmod(0o755)
+    for tool in ("cat", "cut", "dirname", "env", "id", "rm", "sha256sum", "touch"):
+        real = shutil.which(tool)
+        assert real, tool
+        (path / tool).symlink_to(real)
+    bash = shutil.which("bash")
+    assert bash
+    subprocess.run(
+        [bash, str(repo / "scripts" / "bootstrap.sh"), "run"],
+        env={"PATH": str(path), "HOME": str(tmp_path)},
+        check=True,
+        capture_output=True,
+    )
+    return apt_log.read_text().splitlines() if apt_log.exists() else []
+
+
+@pytest.mark.parametrize(
+    ("present", "installs"),
+    [
+        (set(), True),
+        ({"ffmpeg"}, True),  # ffprobe missing
+        ({"ffmpeg", "ffprobe"}, False),
+    ],
+)
+def test_make_run_installs_ffmpeg_only_when_missing(
+    tmp_path: Path, present: set[str], installs: bool
+) -> None:
+    calls = bootstrap_run(tmp_path, present)
+    if installs:
+        assert calls[0] == "update -qq"
+        # Only what `make run` needs: PostgreSQL and Redis are for `make test`.
+        assert calls[1].split()[-1:] == ["ffmpeg"]
+        assert calls[1].startswith("install ")
+        assert len(calls) == 2
+    else:
+        assert calls == []

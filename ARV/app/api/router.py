@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.api.routes import (
+    admin,
     ar_contents,
     auth,
     companies,
@@ -26,3 +27,4 @@ api_router.include_router(videos.router)
 api_router.include_router(ar_contents.router)
 api_router.include_router(storage_links.router)
 api_router.include_router(viewer.router)
+api_router.include_router(admin.router)

@@ -76,9 +76,14 @@ class Settings(BaseSettings):
     VIEWER_RATE_LIMIT_PER_IP: int = Field(default=600, ge=1)
     VIEWER_RATE_LIMIT_WINDOW_SECONDS: int = Field(default=60, ge=1)
 
-    PUBLIC_BASE_URL: str = "http://localhost:8000"
+    # Where `make run` binds the API (uvicorn reads the same variables in scripts/run.sh).
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(default=8000, ge=1, le=65535)
+    # Base of the links in emails. Unset (or blank): the API's own address, from HOST/PORT.
+    PUBLIC_BASE_URL: str = ""
     # The API as clients reach it: local-storage download and upload links point here.
-    API_PUBLIC_URL: str = "http://localhost:8000"
+    # Unset (or blank): http://HOST:PORT. Production refuses to start without both URLs.
+    API_PUBLIC_URL: str = ""
 
     JWT_ISSUER: str = "arvlite"
     JWT_AUDIENCE: str = "arvlite-api"
@@ -149,6 +154,21 @@ class Settings(BaseSettings):
             self.DATABASE_URL = f"sqlite:///{self.VAR_DIR / 'arvlite.db'}"
         return self
 
+    @field_validator("API_PUBLIC_URL", "PUBLIC_BASE_URL")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.strip().rstrip("/")  # links are built as f"{base}/path"
+
+    @model_validator(mode="after")
+    def _derive_public_urls(self) -> Self:
+        # Production must name both (see _refuse_unsafe_production): a guess there would
+        # send links to an address clients cannot reach.
+        if self.ENV != "production":
+            own_address = f"http://{_link_host(self.HOST)}:{self.PORT}"
+            self.API_PUBLIC_URL = self.API_PUBLIC_URL or own_address
+            self.PUBLIC_BASE_URL = self.PUBLIC_BASE_URL or own_address
+        return self
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
         if self.CELERY_TASK_SOFT_TIME_LIMIT >= self.CELERY_TASK_TIME_LIMIT:
@@ -185,6 +205,11 @@ class Settings(BaseSettings):
             problems.append("DATABASE_URL must point to PostgreSQL")
         if "*" in self.CORS_ORIGINS:
             problems.append("CORS_ORIGINS must list origins explicitly, not '*'")
+        problems.extend(
+            f"{name} must be set to the address clients reach"
+            for name in ("API_PUBLIC_URL", "PUBLIC_BASE_URL")
+            if not getattr(self, name)
+        )
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
@@ -221,6 +246,16 @@ class Settings(BaseSettings):
     def media_work_dir(self) -> Path:
         """Scratch space for workers' intermediate files; cleaned after every job."""
         return self.VAR_DIR / "work"
+
+
+def _link_host(bind_host: str) -> str:
+    """The host name for links to a server bound to `bind_host`: a wildcard bind is
+    reached as localhost, an IPv6 literal needs brackets."""
+    if bind_host in {"", "0.0.0.0", "::"}:  # noqa: S104 - compared, not bound
+        return "localhost"
+    if ":" in bind_host and not bind_host.startswith("["):
+        return f"[{bind_host}]"
+    return bind_host
 
 
 @lru_cache

@@ -20,6 +20,8 @@ def production(**overrides: Any) -> Settings:
         "DATABASE_URL": POSTGRES_URL,
         "CORS_ORIGINS": "https://app.example.com",
         "PASSWORD_HASH_ROUNDS": 12,
+        "API_PUBLIC_URL": "https://api.example.com",
+        "PUBLIC_BASE_URL": "https://app.example.com",
     }
     return make(**(values | overrides))
 
@@ -38,6 +40,8 @@ def test_safe_production_settings_are_accepted() -> None:
         ({"DATABASE_URL": "sqlite:///prod.db"}, "DATABASE_URL must point to PostgreSQL"),
         ({"CORS_ORIGINS": "*"}, "CORS_ORIGINS"),
         ({"CORS_ORIGINS": "https://a.example.com,*"}, "CORS_ORIGINS"),
+        ({"API_PUBLIC_URL": ""}, "API_PUBLIC_URL must be set"),
+        ({"PUBLIC_BASE_URL": "  "}, "PUBLIC_BASE_URL must be set"),
     ],
 )
 def test_production_refuses_unsafe_values(override: dict[str, str], complaint: str) -> None:
@@ -119,3 +123,48 @@ def test_jwt_keys_and_active_key_must_agree() -> None:
 def test_production_refuses_a_cheap_password_hash() -> None:
     with pytest.raises(ValidationError, match="PASSWORD_HASH_ROUNDS"):
         production(PASSWORD_HASH_ROUNDS=4)
+
+
+@pytest.fixture
+def no_address_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("API_PUBLIC_URL", "PUBLIC_BASE_URL", "HOST", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("no_address_env")
+def test_production_does_not_guess_public_urls_from_host_and_port() -> None:
+    values = {"ENV": "production", "SECRET_KEY": STRONG_SECRET, "DATABASE_URL": POSTGRES_URL}
+    with pytest.raises(ValidationError) as caught:
+        make(**values, HOST="0.0.0.0", PORT=8000)  # noqa: S104
+    assert "API_PUBLIC_URL must be set" in str(caught.value)
+    assert "PUBLIC_BASE_URL must be set" in str(caught.value)
+
+
+@pytest.mark.usefixtures("no_address_env")
+def test_public_urls_follow_host_and_port_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = make()
+    assert defaults.API_PUBLIC_URL == defaults.PUBLIC_BASE_URL == "http://127.0.0.1:8000"
+
+    moved = make(PORT=8101)
+    assert moved.API_PUBLIC_URL == moved.PUBLIC_BASE_URL == "http://127.0.0.1:8101"
+
+    monkeypatch.setenv("PORT", "8102")
+    monkeypatch.setenv("API_PUBLIC_URL", "https://api.example.com/")
+    from_env = make()
+    assert from_env.API_PUBLIC_URL == "https://api.example.com"
+    assert from_env.PUBLIC_BASE_URL == "http://127.0.0.1:8102"
+
+
+@pytest.mark.parametrize(
+    ("host", "link"),
+    [
+        ("0.0.0.0", "http://localhost:8080"),  # noqa: S104
+        ("::", "http://localhost:8080"),
+        ("::1", "http://[::1]:8080"),
+        ("arv.lan", "http://arv.lan:8080"),
+    ],
+)
+@pytest.mark.usefixtures("no_address_env")
+def test_links_name_a_host_clients_can_reach(host: str, link: str) -> None:
+    settings = make(HOST=host, PORT=8080, PUBLIC_BASE_URL="")
+    assert settings.API_PUBLIC_URL == settings.PUBLIC_BASE_URL == link

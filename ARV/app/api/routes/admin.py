@@ -1,0 +1,75 @@
+"""Platform administration, for platform superusers only: acts on any company, whether
+or not the caller is a member. Every change is recorded in the company's audit log."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from app.api.deps import CurrentUser, DbSession, RequestMetaDep
+from app.core.exceptions import PermissionDeniedError
+from app.models.company import Company
+from app.models.user import User
+from app.schemas.admin import AdminCompanyResponse, CompanyPlanUpdate
+from app.schemas.common import error_responses
+from app.schemas.company import CompanyResponse, PlanResponse
+from app.services.admin_service import AdminService, PlatformActor
+from app.services.plans import limits_for
+
+ADMIN_ERRORS = error_responses(
+    {
+        401: "Not signed in.",
+        403: "You are not a platform superuser.",
+        404: "No such company (or it was deleted).",
+    }
+)
+
+
+def require_superuser(user: CurrentUser) -> User:
+    if not user.is_superuser:
+        raise PermissionDeniedError(
+            "Only platform superusers may use the admin API.",
+            details={"required": "superuser"},
+        )
+    return user
+
+
+Superuser = Annotated[User, Depends(require_superuser)]
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+def admin_view(company: Company) -> AdminCompanyResponse:
+    limits = limits_for(company)
+    return AdminCompanyResponse.model_validate(
+        {
+            **CompanyResponse.model_validate(company).model_dump(),
+            "limits": PlanResponse(
+                code=limits.code,
+                max_members=limits.max_members,
+                storage_bytes=limits.storage_bytes,
+                max_ar_contents=limits.max_ar_contents,
+                features=sorted(feature.value for feature in limits.features),
+            ),
+        }
+    )
+
+
+@router.patch(
+    "/companies/{company_id}",
+    summary="Change a company's plan",
+    description="Puts the company on another plan at once (limits and features follow). "
+    "Recorded in the company's audit log as `company.plan_changed` with the old and new "
+    "plan; choosing the current plan changes and records nothing. Platform superusers only.",
+    responses=ADMIN_ERRORS,
+)
+def change_company_plan(
+    company_id: Annotated[uuid.UUID, Path(description="The company to change.")],
+    body: CompanyPlanUpdate,
+    user: Superuser,
+    db: DbSession,
+    meta: RequestMetaDep,
+) -> AdminCompanyResponse:
+    actor = PlatformActor(via="api", user_id=user.id)
+    change = AdminService(db, meta).change_plan(company_id, body.plan, actor)
+    return admin_view(change.company)
