@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init
+from celery.signals import setup_logging, worker_process_init, worker_shutting_down
 from kombu import Queue
 
+from app.background_tasks import shutdown
 from app.background_tasks.names import (
     ALL_QUEUES,
     ANALYTICS_PURGE_EVENTS,
@@ -127,6 +128,18 @@ def _dispose_inherited_connections(**_: Any) -> None:
     # A forked pool process inherits the parent's pooled sockets; sharing them corrupts
     # the protocol stream. Drop them (without closing the parent's) and reconnect lazily.
     get_engine().dispose(close=False)
+
+
+@worker_process_init.connect
+def _let_signals_interrupt_long_tasks(**_: Any) -> None:
+    shutdown.mark_pool_process()
+
+
+@worker_shutting_down.connect
+def _pass_the_stop_to_pool_processes(**_: Any) -> None:
+    # Warm or cold, a shutdown hands interruptible tasks back at once rather than waiting
+    # for the end of an encode (see app.background_tasks.shutdown).
+    shutdown.stop_interruptible_tasks()
 
 
 celery_app = create_celery_app(get_settings())

@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Reject
 
 from app.background_tasks.celery_app import celery_app
 from app.background_tasks.names import (
@@ -13,6 +14,7 @@ from app.background_tasks.names import (
     VIDEO_RUN_JOB,
     VIDEO_WATCHDOG,
 )
+from app.background_tasks.shutdown import WorkerStopping, interruptible
 from app.core.config import get_settings
 from app.core.database import get_session_factory, session_scope
 from app.core.storage import StorageError, get_storage
@@ -27,9 +29,14 @@ logger = logging.getLogger(__name__)
 def run_job(self: Task[Any, Any], job_id: str) -> str:
     """Idempotent and safe to redeliver: the job row decides whether this delivery runs.
     Transient failures come back here as a retry with backoff; the job's own attempt
-    counter, not Celery's, bounds them."""
+    counter, not Celery's, bounds them. A worker told to stop hands the job back and puts
+    this message back on the queue, for the next worker to take at once."""
     pipeline = VideoPipeline(get_session_factory(), get_storage(), get_settings())
-    outcome = pipeline.run(uuid.UUID(job_id), str(self.request.id))
+    try:
+        with interruptible():
+            outcome = pipeline.run(uuid.UUID(job_id), str(self.request.id))
+    except WorkerStopping as stopping:
+        raise Reject(f"worker stopping ({stopping})", requeue=True) from stopping
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in, queue=QUEUE_MEDIA)
     return outcome.status

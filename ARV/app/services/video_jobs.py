@@ -82,6 +82,30 @@ def renew_lease(db: Session, job_id: uuid.UUID, task_id: str, lease_seconds: int
     return cancel_requested is None or cancel_requested
 
 
+def hand_back(db: Session, job_id: uuid.UUID, task_id: str, reason: str) -> bool:
+    """The worker holding the job is stopping: end the lease now and refund the attempt (a
+    deliberate stop is not the job's fault). The job stays claimed by `task_id`, so that
+    task's message, put back on the queue, claims it again at once; were the message lost,
+    the expired lease lets the watchdog re-send the job. False if the job was not held."""
+    now = utcnow()
+    handed_back = db.scalar(
+        update(VideoJob)
+        .where(
+            VideoJob.id == job_id,
+            VideoJob.status == JobStatus.RUNNING,
+            VideoJob.task_id == task_id,
+        )
+        .values(
+            attempts=VideoJob.attempts - 1,
+            lease_expires_at=now,
+            last_error=reason,
+            updated_at=now,
+        )
+        .returning(VideoJob.id)
+    )
+    return handed_back is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Recovery:
     requeued: list[tuple[uuid.UUID, str]]

@@ -40,7 +40,7 @@ from app.models.video import (
     VideoStatus,
 )
 from app.services.plans import Feature, limits_for
-from app.services.video_jobs import ClaimedJob, claim_job, renew_lease
+from app.services.video_jobs import ClaimedJob, claim_job, hand_back, renew_lease
 from app.services.video_service import settle_cancelled, video_prefix
 from app.utils.clock import utcnow
 from app.utils.ffmpeg import (
@@ -67,6 +67,7 @@ from app.utils.ffmpeg import (
     thumbnails,
     transcode_command,
 )
+from app.utils.subprocesses import WorkerStopping
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ PROGRESS_EVERY_SECONDS = 1.0
 PLAYABLE_FIRST_SHORT_SIDE = 720
 FAST_PRESET = "veryfast"
 TRANSIENT_ERRORS = (StorageError, OSError, OperationalError)
+WORKER_STOPPED = "interrupted: the worker was stopped"
 MAX_RETRY_DELAY_SECONDS = 600
 
 
@@ -178,6 +180,9 @@ class VideoPipeline:
             return self._retry_or_give_up(job, run.stage, error.reason)
         except TRANSIENT_ERRORS as error:
             return self._retry_or_give_up(job, run.stage, f"{type(error).__name__}: {error}")
+        except WorkerStopping:
+            self._hand_back(job, task_id)
+            raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return Outcome("succeeded")
@@ -234,6 +239,22 @@ class VideoPipeline:
         delay = min(MAX_RETRY_DELAY_SECONDS, 10 * 2 ** (job.attempts - 1))
         logger.info("video job will retry", extra={"job_id": str(job.id), "reason": reason})
         return Outcome("retry", retry_in=delay)
+
+    def _hand_back(self, job: ClaimedJob, task_id: str) -> None:
+        """The worker is stopping (see `hand_back`): nothing fails, and the renditions in
+        progress wait again. Should the database be out of reach, the job is still claimed
+        by `task_id`, and the redelivered message takes it all the same."""
+        try:
+            with session_scope(self.sessions) as db:
+                if hand_back(db, job.id, task_id, WORKER_STOPPED):
+                    for rendition in _renditions(db, job.video_id, RenditionStatus.ENCODING):
+                        rendition.status = RenditionStatus.WAITING
+                        rendition.percent = 0.0
+                        rendition.eta_seconds = None
+        except TRANSIENT_ERRORS:
+            logger.exception("cannot hand the video job back", extra={"job_id": str(job.id)})
+            return
+        logger.info("video job handed back to the queue", extra={"job_id": str(job.id)})
 
     def _finish_cancelled(self, job: ClaimedJob) -> None:
         with session_scope(self.sessions) as db:

@@ -41,6 +41,7 @@ from app.utils.media_probe import (
     with_keyframes,
 )
 from app.utils.sniff import SNIFF_BYTES, VIDEO_TYPES, sniff_content_type
+from app.utils.subprocesses import kill_group, popen_isolated
 
 # The pipeline's one import point: the probe model and ladder decisions are re-exported.
 __all__ = [
@@ -87,6 +88,9 @@ CRF = 23
 _STDERR_TAIL_LINES = 40
 _POLL_SECONDS = 0.2
 _TRANSIENT_STDERR = ("No space left on device", "Cannot allocate memory")
+# ffmpeg's exit status after SIGINT, SIGTERM or SIGQUIT ("Exiting normally, received
+# signal N", logged below the error level these commands run at).
+_STOPPED_BY_SIGNAL = 255
 _COMPONENT_PREFIX = re.compile(r"^\[(?P<component>[^\]@]+?) @ 0x[0-9a-f]+\]\s*")
 _BOILERPLATE_STDERR = frozenset({"Conversion failed!"})
 
@@ -165,11 +169,12 @@ def _execute(
     should_cancel: Callable[[], bool] | None = None,
 ) -> _Outcome:
     """Run argv, reading both pipes on threads (a full stderr pipe would block ffmpeg) and
-    killing it on timeout or cancel. Standard output is kept unless a line handler takes it."""
+    killing it on timeout, cancel, or any exception (`WorkerStopping` from a signal
+    handler included). Standard output is kept unless a line handler takes it. The
+    process runs in its own session and dies with this one (see `popen_isolated`)."""
     try:
-        # An argument list from this module's builders, no shell involved.
-        process = subprocess.Popen(  # noqa: S603
-            list(argv),
+        process = popen_isolated(
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -262,8 +267,7 @@ class _Watchdog:
 
 
 def _kill(process: "subprocess.Popen[str]") -> None:
-    process.kill()
-    process.wait()
+    kill_group(process)
 
 
 class _ProgressParser:
@@ -306,9 +310,14 @@ def _finite_float(text: str) -> float | None:
 
 
 def _failure(argv: Sequence[str], outcome: _Outcome) -> MediaError:
+    """Why a run failed, and whether trying again can help. A signal is never the input's
+    fault: killed by one (a negative return code), or stopped by one, which ffmpeg reports
+    as exit status 255 after cleaning up."""
     program = Path(argv[0]).name
     if outcome.returncode < 0:
         return MediaError(f"{program} was killed by signal {-outcome.returncode}", permanent=False)
+    if outcome.returncode == _STOPPED_BY_SIGNAL:
+        return MediaError(f"{program} was stopped by a signal", permanent=False)
     transient = any(marker in line for line in outcome.stderr for marker in _TRANSIENT_STDERR)
     reason = _stderr_reason(argv, outcome.stderr) or f"{program} exited with {outcome.returncode}"
     return MediaError(reason, permanent=not transient)

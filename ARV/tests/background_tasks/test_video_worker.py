@@ -1,11 +1,14 @@
 """A real Celery worker runs the video pipeline; SIGKILL its pool process mid-transcode
 and the task is redelivered (acks_late + reject_on_worker_lost) and finished, with one
-set of renditions. These tests commit for real, so they clean up after themselves."""
+set of renditions; stop the worker mid-ladder as Ctrl-C or `docker stop` would and it
+exits at once, leaving the video playable and its job for the next worker to finish.
+These tests commit for real, so they clean up after themselves."""
 
 import os
 import signal
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,7 @@ from app.models import (
     VideoStatus,
 )
 from app.services.storage_service import file_key
+from app.services.video_pipeline import WORKER_STOPPED
 from app.services.video_service import new_job
 from tests.support.media import make_clip
 from tests.support.processes import (
@@ -133,3 +137,111 @@ def test_sigkilled_worker_process_has_its_job_redelivered_and_finished(
     assert video.status == VideoStatus.READY
     assert sorted(names) == ["360p", "720p"]
     assert statuses == {RenditionStatus.DONE}
+
+
+def ffmpeg_descendants(pid: int) -> list[int]:
+    """ffmpeg processes started by `pid` or by its children (a worker's pool processes)."""
+    found = []
+    for child in child_pids(pid):
+        if Path(f"/proc/{child}/comm").read_text().strip() == "ffmpeg":
+            found.append(child)
+        found += ffmpeg_descendants(child)
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie may wait for a reaper that never comes)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def ladder_encoding(video_id: uuid.UUID) -> bool:
+    """The video plays already and a further rendition of its ladder is being encoded."""
+    with session_scope() as db:
+        video = db.get_one(Video, video_id)
+        return video.status == VideoStatus.PLAYABLE and bool(
+            db.scalar(
+                select(VideoRendition.id).where(
+                    VideoRendition.video_id == video_id,
+                    VideoRendition.status == RenditionStatus.ENCODING,
+                )
+            )
+        )
+
+
+def signal_group(sig: signal.Signals) -> Callable[[int], None]:
+    """What a terminal does on Ctrl-C, or a supervisor that signals the whole group."""
+    return lambda worker_pid: os.killpg(worker_pid, sig)
+
+
+def signal_main_process(sig: signal.Signals) -> Callable[[int], None]:
+    """What `docker stop`, systemd or `make run`'s trap do: signal the main process only."""
+    return lambda worker_pid: os.kill(worker_pid, sig)
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [
+        pytest.param(signal_group(signal.SIGINT), id="ctrl-c-to-the-group"),
+        pytest.param(signal_group(signal.SIGTERM), id="sigterm-to-the-group"),
+        pytest.param(signal_main_process(signal.SIGTERM), id="sigterm-to-the-main-process"),
+    ],
+)
+def test_a_worker_stopped_mid_ladder_hands_the_job_back_to_the_next_worker(
+    settings: Settings,
+    committed_company: uuid.UUID,
+    tmp_path: Path,
+    stop: Callable[[int], None],
+) -> None:
+    # 1080p MPEG-4 Part 2: a 720p encode makes it playable, then 360p and 1080p encodes.
+    clip = make_clip(
+        tmp_path / "long.avi", width=1920, height=1080, seconds=10, vcodec="mpeg4", audio=True
+    )
+    job_id = queue_video(settings, committed_company, clip)
+    video_id = job_row(job_id).video_id
+    log = tmp_path / "worker.log"
+    with running(celery_worker_command(QUEUE_MEDIA), project_env(), log) as worker:
+        wait_until(
+            lambda: ladder_encoding(video_id) and bool(ffmpeg_descendants(worker.pid)),
+            120,
+            f"a ladder rendition to be encoding; worker log:\n{log.read_text()}",
+        )
+        encoders = ffmpeg_descendants(worker.pid)
+        stop(worker.pid)
+        started = time.monotonic()
+        worker.wait(timeout=20)
+        stopped_in = time.monotonic() - started
+    assert stopped_in < 10, log.read_text()
+    assert not [pid for pid in encoders if is_running(pid)]
+    job = job_row(job_id)
+    assert job.status == JobStatus.RUNNING, log.read_text()
+    assert job.attempts == 0  # a deliberate stop costs the job no attempt
+    assert job.last_error == WORKER_STOPPED
+    with session_scope() as db:
+        assert db.get_one(Video, video_id).status == VideoStatus.PLAYABLE
+        assert RenditionStatus.ENCODING not in set(
+            db.scalars(select(VideoRendition.status).where(VideoRendition.video_id == video_id))
+        )
+
+    # No beat runs here: only the message put back on the queue can start the job again.
+    restart_log = tmp_path / "restarted-worker.log"
+    with running(celery_worker_command(QUEUE_MEDIA), project_env(), restart_log):
+        wait_until(
+            lambda: job_row(job_id).status in (JobStatus.SUCCEEDED, JobStatus.FAILED),
+            180,
+            f"the handed-back job to finish; worker log:\n{restart_log.read_text()}",
+        )
+    job = job_row(job_id)
+    assert job.status == JobStatus.SUCCEEDED, job.last_error
+    assert job.attempts == 1
+    with session_scope() as db:
+        video = db.get_one(Video, video_id)
+        renditions = db.scalars(
+            select(VideoRendition).where(VideoRendition.video_id == video_id)
+        ).all()
+        assert video.status == VideoStatus.READY
+        assert sorted(r.name for r in renditions) == ["1080p", "360p", "720p"]
+        assert {r.status for r in renditions} == {RenditionStatus.DONE}

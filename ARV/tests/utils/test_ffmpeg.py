@@ -1,7 +1,9 @@
 """ffmpeg and ffprobe for real, on small generated clips."""
 
 import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +44,7 @@ from app.utils.media_probe import (
     Rung,
 )
 from app.utils.sniff import sniff_content_type
+from app.utils.subprocesses import WorkerStopping
 from tests.support.media import (
     Clips,
     ffmpeg,
@@ -50,6 +53,7 @@ from tests.support.media import (
     make_hls_playlist_pointing_at,
     make_text_file,
 )
+from tests.support.processes import child_pids, project_env, wait_until
 
 CONFIG = FfmpegConfig()
 
@@ -518,6 +522,133 @@ def test_run_without_ffmpeg_is_a_transient_failure() -> None:
     with pytest.raises(MediaError, match="cannot start") as failed:
         run(["/nonexistent/ffmpeg", "-version"], CONFIG)
     assert not failed.value.permanent
+
+
+@dataclass
+class BackgroundRun:
+    """A minute-long `run` on a thread, already reporting progress, and how it ended."""
+
+    ffmpeg_pid: int
+    thread: threading.Thread
+    errors: list[BaseException]
+
+    def outcome(self) -> BaseException:
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+        [error] = self.errors
+        return error
+
+
+def start_background_run(stop: threading.Event) -> BackgroundRun:
+    reports: list[Progress] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            run(
+                realtime_source(60),
+                CONFIG,
+                duration=60,
+                on_progress=reports.append,
+                should_cancel=stop.is_set,
+            )
+        except BaseException as error:  # any: the test looks at it
+            errors.append(error)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    wait_until(lambda: bool(reports), 20, "ffmpeg to report progress")
+    [pid] = ffmpeg_children()
+    return BackgroundRun(pid, thread, errors)
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie may wait for a reaper that never comes)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def test_ffmpeg_runs_in_a_session_of_its_own() -> None:
+    """So a terminal's Ctrl-C, or a signal to the worker's process group, misses it."""
+    stop = threading.Event()
+    background = start_background_run(stop)
+    try:
+        assert os.getpgid(background.ffmpeg_pid) == background.ffmpeg_pid != os.getpgid(0)
+        assert os.getsid(background.ffmpeg_pid) == background.ffmpeg_pid != os.getsid(0)
+    finally:
+        stop.set()
+    assert isinstance(background.outcome(), FfmpegCancelled)
+
+
+@pytest.mark.parametrize(
+    ("sig", "reason"),
+    [
+        # ffmpeg stops cleanly on these and exits with status 255.
+        pytest.param(signal.SIGINT, "ffmpeg was stopped by a signal", id="SIGINT"),
+        pytest.param(signal.SIGTERM, "ffmpeg was stopped by a signal", id="SIGTERM"),
+        pytest.param(signal.SIGKILL, "ffmpeg was killed by signal 9", id="SIGKILL"),
+    ],
+)
+def test_ffmpeg_stopped_by_a_signal_is_a_transient_failure(
+    sig: signal.Signals, reason: str
+) -> None:
+    background = start_background_run(threading.Event())
+    os.kill(background.ffmpeg_pid, sig)
+    error = background.outcome()
+    assert isinstance(error, MediaError)
+    assert not error.permanent
+    assert error.reason == reason
+
+
+def test_a_stop_raised_by_a_signal_handler_kills_ffmpeg() -> None:
+    """How a worker's pool process stops a task (app.background_tasks.shutdown)."""
+
+    def stop_worker(signum: int, _frame: object) -> None:
+        raise WorkerStopping(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGUSR1, stop_worker)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGUSR1))
+    try:
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(WorkerStopping):
+            run(realtime_source(60), CONFIG)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+    assert time.monotonic() - started < 5
+    assert ffmpeg_children() == []
+
+
+def test_ffmpeg_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    """Even a SIGKILLed worker process leaves no ffmpeg behind."""
+    # Silent (no progress), so that no broken pipe stops it once its parent is gone.
+    argv = [arg for arg in realtime_source(60) if arg not in ("-progress", "pipe:1")]
+    script = f"from app.utils.ffmpeg import FfmpegConfig, run; run({argv!r}, FfmpegConfig())"
+    log = tmp_path / "parent.log"
+
+    def its_ffmpeg(parent: int) -> list[int]:
+        return [pid for pid in child_pids(parent) if process_name(pid) == "ffmpeg"]
+
+    with log.open("wb") as output:
+        parent = subprocess.Popen([sys.executable, "-c", script], env=project_env(), stderr=output)
+        try:
+            wait_until(lambda: bool(its_ffmpeg(parent.pid)), 20, "ffmpeg to start")
+            [ffmpeg_pid] = its_ffmpeg(parent.pid)
+        finally:
+            parent.kill()
+            parent.wait()
+    wait_until(lambda: not is_running(ffmpeg_pid), 5, f"ffmpeg to die; {log.read_text()}")
+
+
+def process_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except FileNotFoundError:
+        return ""
 
 
 # --- stills ----------------------------------------------------------------------------
