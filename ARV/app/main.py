@@ -39,6 +39,11 @@ OPENAPI_TAGS = [
         "description": "Signed links of the local storage provider (no sign-in: the "
         "signature is the authorisation).",
     },
+    {
+        "name": "media",
+        "description": "HLS playlists and storyboard tracks for players, with every URI "
+        "inside signed (no sign-in: the signature is the authorisation).",
+    },
     {"name": "operations", "description": "Liveness, readiness and metrics."},
     {
         "name": "admin",

@@ -97,9 +97,13 @@ def described(path: Path) -> Clip:
     return Clip(path, probe(path, ffmpeg_config()))
 
 
-def make_1080p_clip(path: Path, seconds: float, vcodec: str = "libx264") -> Clip:
-    """A moving 1920x1080 25 fps test picture with AAC sound (see tests/support/media.py)."""
-    return described(make_clip(path, width=1920, height=1080, seconds=seconds, vcodec=vcodec))
+def make_1080p_clip(
+    path: Path, seconds: float, vcodec: str = "libx264", gop: int | None = None
+) -> Clip:
+    """A moving 1920x1080 25 fps test picture with AAC sound (see tests/support/media.py);
+    `gop` frames between keyframes (None: the encoder's default, 10 s for x264)."""
+    clip = make_clip(path, width=1920, height=1080, seconds=seconds, vcodec=vcodec, gop=gop)
+    return described(clip)
 
 
 def make_phone_like_clip(path: Path, seconds: float, video_mbps: int = 16) -> Clip:

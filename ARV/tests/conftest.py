@@ -52,6 +52,7 @@ pytest_plugins = [
     "tests.support.rate_limiting",
     "tests.support.s3_server",
     "tests.support.media",
+    "tests.support.pipeline",
 ]
 
 

@@ -7,6 +7,7 @@ from app.api.routes import (
     ar_contents,
     auth,
     companies,
+    media,
     oauth,
     storage,
     storage_links,
@@ -26,5 +27,6 @@ api_router.include_router(storage.router)
 api_router.include_router(videos.router)
 api_router.include_router(ar_contents.router)
 api_router.include_router(storage_links.router)
+api_router.include_router(media.router)
 api_router.include_router(viewer.router)
 api_router.include_router(admin.router)

@@ -20,6 +20,7 @@ from app.background_tasks.names import (
     AUTH_PURGE_EXPIRED,
     QUEUE_DEFAULT,
     STORAGE_PURGE_ABANDONED_UPLOADS,
+    VIDEO_PURGE_SUPERSEDED,
     VIDEO_WATCHDOG,
 )
 from app.core.config import Settings, get_settings
@@ -35,6 +36,7 @@ TASK_MODULES = [
 ]
 HOURLY = 3600.0
 WATCHDOG_EVERY_SECONDS = 60.0
+PURGE_EVERY_SECONDS = 600.0
 ROLLUP_EVERY_SECONDS = 60.0
 
 
@@ -103,6 +105,9 @@ def build_config(settings: Settings) -> dict[str, Any]:
             "purge-expired-auth-records": _periodic(AUTH_PURGE_EXPIRED, HOURLY),
             "purge-abandoned-uploads": _periodic(STORAGE_PURGE_ABANDONED_UPLOADS, HOURLY),
             "video-job-watchdog": _periodic(VIDEO_WATCHDOG, WATCHDOG_EVERY_SECONDS),
+            "purge-superseded-video-outputs": _periodic(
+                VIDEO_PURGE_SUPERSEDED, PURGE_EVERY_SECONDS
+            ),
             "roll-up-playback-stats": _periodic(ANALYTICS_ROLL_UP, ROLLUP_EVERY_SECONDS),
             "purge-expired-playback-events": _periodic(ANALYTICS_PURGE_EVENTS, HOURLY),
         },

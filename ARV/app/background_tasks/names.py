@@ -15,6 +15,7 @@ STORAGE_PURGE_ABANDONED_UPLOADS = "storage.purge_abandoned_uploads"
 VIDEO_RUN_JOB = "videos.run_job"
 VIDEO_WATCHDOG = "videos.watchdog"
 VIDEO_PURGE_OUTPUTS = "videos.purge_outputs"
+VIDEO_PURGE_SUPERSEDED = "videos.purge_superseded"
 
 ANALYTICS_ROLL_UP = "analytics.roll_up"
 ANALYTICS_PURGE_EVENTS = "analytics.purge_events"

@@ -11,6 +11,7 @@ from app.background_tasks.celery_app import celery_app
 from app.background_tasks.names import (
     QUEUE_MEDIA,
     VIDEO_PURGE_OUTPUTS,
+    VIDEO_PURGE_SUPERSEDED,
     VIDEO_RUN_JOB,
     VIDEO_WATCHDOG,
 )
@@ -18,7 +19,7 @@ from app.background_tasks.shutdown import WorkerStopping, interruptible
 from app.core.config import get_settings
 from app.core.database import get_session_factory, session_scope
 from app.core.storage import StorageError, get_storage
-from app.services import video_upkeep
+from app.services import video_outputs, video_upkeep
 from app.services.video_pipeline import VideoPipeline
 from app.utils.clock import utcnow
 
@@ -63,3 +64,10 @@ def watchdog() -> dict[str, int]:
 def purge_outputs(video_id: str) -> int:
     with session_scope() as db:
         return video_upkeep.purge_outputs(db, get_storage(), uuid.UUID(video_id))
+
+
+@celery_app.task(name=VIDEO_PURGE_SUPERSEDED)
+def purge_superseded() -> int:
+    """Delete outputs a newer set replaced, once every link to them has expired."""
+    with session_scope() as db:
+        return video_outputs.purge_due(db, get_storage(), utcnow())

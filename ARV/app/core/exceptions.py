@@ -15,12 +15,15 @@ class ErrorCode(StrEnum):
     VALIDATION_ERROR = "validation_error"
     UNAUTHENTICATED = "unauthenticated"
     PERMISSION_DENIED = "permission_denied"
+    LINK_INVALID = "link_invalid"
+    LINK_EXPIRED = "link_expired"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
     LENGTH_REQUIRED = "length_required"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
     QUOTA_EXCEEDED = "quota_exceeded"
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
@@ -37,12 +40,16 @@ _STATUS: dict[ErrorCode, HTTPStatus] = {
     ErrorCode.VALIDATION_ERROR: HTTPStatus.UNPROCESSABLE_ENTITY,
     ErrorCode.UNAUTHENTICATED: HTTPStatus.UNAUTHORIZED,
     ErrorCode.PERMISSION_DENIED: HTTPStatus.FORBIDDEN,
+    # A signed link (storage, media playlists) that authorises nothing: ask for a new one.
+    ErrorCode.LINK_INVALID: HTTPStatus.FORBIDDEN,
+    ErrorCode.LINK_EXPIRED: HTTPStatus.FORBIDDEN,
     ErrorCode.NOT_FOUND: HTTPStatus.NOT_FOUND,
     ErrorCode.METHOD_NOT_ALLOWED: HTTPStatus.METHOD_NOT_ALLOWED,
     ErrorCode.CONFLICT: HTTPStatus.CONFLICT,
     ErrorCode.LENGTH_REQUIRED: HTTPStatus.LENGTH_REQUIRED,
     ErrorCode.PAYLOAD_TOO_LARGE: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    ErrorCode.RANGE_NOT_SATISFIABLE: HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
     # A plan limit: the request is fine, the company's plan does not allow more of it.
     ErrorCode.QUOTA_EXCEEDED: HTTPStatus.PAYMENT_REQUIRED,
     ErrorCode.RATE_LIMITED: HTTPStatus.TOO_MANY_REQUESTS,
@@ -89,6 +96,28 @@ class ConflictError(AppError):
 class PermissionDeniedError(AppError):
     code = ErrorCode.PERMISSION_DENIED
     default_message = "You are not allowed to do this."
+
+
+class LinkInvalidError(AppError):
+    code = ErrorCode.LINK_INVALID
+    default_message = "The link's signature is missing or does not match; ask for a new link."
+
+
+class LinkExpiredError(LinkInvalidError):
+    code = ErrorCode.LINK_EXPIRED
+    default_message = "This link has expired; ask for a new one."
+
+
+class RangeNotSatisfiableError(AppError):
+    code = ErrorCode.RANGE_NOT_SATISFIABLE
+    default_message = "The requested byte range lies outside the object."
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"The object holds {size} bytes; ask for a range that starts inside it.",
+            details={"size": size},
+            headers={"Content-Range": f"bytes */{size}"},
+        )
 
 
 class AuthenticationError(AppError):

@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -138,6 +139,27 @@ def _derive_key(settings: Settings, purpose: str) -> bytes:
 
 def storage_link_key(settings: Settings) -> bytes:
     return _derive_key(settings, "storage-link")
+
+
+def media_document_key(settings: Settings) -> bytes:
+    """Signs links to playlists and tracks the API rewrites (`/api/v1/media/...`)."""
+    return _derive_key(settings, "media-document")
+
+
+class InvalidLinkError(Exception):
+    """A signed link whose signature is missing or does not match what it claims to allow."""
+
+
+class ExpiredLinkError(InvalidLinkError):
+    """A genuine signed link, used after its expiry."""
+
+
+def verify_link_signature(key: bytes, message: bytes, signature: str, expires: int) -> None:
+    """Check a signed link: the signature first, so an altered expiry reads as forged."""
+    if not hmac_verify(key, message, signature):
+        raise InvalidLinkError("The link's signature does not match; ask for a new link.")
+    if expires < time.time():
+        raise ExpiredLinkError("This link has expired; ask for a new one.")
 
 
 def device_hash(settings: Settings, device_id: str) -> str:

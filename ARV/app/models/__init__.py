@@ -14,6 +14,7 @@ from app.models.video import (
     RenditionStatus,
     Video,
     VideoJob,
+    VideoOutputPurge,
     VideoRendition,
     VideoStatus,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "VideoDailyStats",
     "VideoEvent",
     "VideoJob",
+    "VideoOutputPurge",
     "VideoRendition",
     "VideoStatsBacklog",
     "VideoStatus",

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy import text as sql_text
+from sqlalchemy import true as sql_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import (
@@ -62,6 +63,8 @@ class JobStatus(StrEnum):
 
 
 ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+# A video in one of these has renditions that play.
+PLAYING_STATUSES = (VideoStatus.PLAYABLE, VideoStatus.READY)
 
 
 class Video(UUIDPrimaryKey, TenantOwned, Timestamped, SoftDeletable, Base):
@@ -102,11 +105,15 @@ class Video(UUIDPrimaryKey, TenantOwned, Timestamped, SoftDeletable, Base):
 
 
 class VideoRendition(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
+    """One rung of the ladder. Live renditions are what plays; a job re-processing a video
+    that already plays builds pending ones (`live` false) and swaps them in when done."""
+
     __tablename__ = "video_renditions"
-    __table_args__ = (UniqueConstraint("video_id", "name"),)
+    __table_args__ = (UniqueConstraint("video_id", "live", "name"),)
 
     video_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(16))
+    live: Mapped[bool] = mapped_column(default=True, server_default=sql_true())
     short_side: Mapped[int]
     width: Mapped[int | None]
     height: Mapped[int | None]
@@ -164,3 +171,17 @@ class VideoJob(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
     queued_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class VideoOutputPurge(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
+    """A stored output a newer one replaced: deleted from storage once `purge_after` has
+    passed, when every link handed out before the switch has expired."""
+
+    __tablename__ = "video_output_purges"
+
+    video_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), index=True
+    )
+    # An object key, or a folder (ending with '/') whose every object goes.
+    key: Mapped[str] = mapped_column(String(1024))
+    purge_after: Mapped[datetime] = mapped_column(index=True)

@@ -87,13 +87,28 @@ class VideoResponse(ResponseSchema):
 
 
 class VideoDetailResponse(VideoResponse):
-    renditions: list[RenditionResponse]
+    renditions: list[RenditionResponse] = Field(description="What plays, smallest first.")
+    pending_renditions: list[RenditionResponse] = Field(
+        description="What a re-process (or a rendition re-encode) of a video that plays is "
+        "building. The renditions above keep playing until every one of these is done, "
+        "then these replace them at once."
+    )
     job: JobResponse | None = Field(description="The latest processing job.")
 
 
 class MediaLinks(ResponseSchema):
-    expires_at: datetime
-    renditions: dict[str, str] = Field(description="MP4 URL per finished rendition.")
+    expires_at: datetime = Field(description="When every link below stops working.")
+    renditions: dict[str, str] = Field(
+        description="Faststart MP4 URL per finished rendition, by name (`720p`)."
+    )
+    hls: str | None = Field(
+        description="The HLS master playlist, on plans with HLS. Served by the API with every "
+        "variant and segment URI inside signed, so any HLS player can follow it."
+    )
     poster: str | None
-    storyboard: str | None
-    storyboard_vtt: str | None
+    thumbnails: list[str] = Field(description="Frames spread over the video, in time order.")
+    storyboard: str | None = Field(description="The sprite of seek-bar previews.")
+    storyboard_vtt: str | None = Field(
+        description="WebVTT mapping time ranges to sprite tiles, served by the API with the "
+        "sprite's signed URL in every cue."
+    )

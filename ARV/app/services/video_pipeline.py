@@ -9,10 +9,12 @@ after they commit.
 """
 
 import logging
+import posixpath
 import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,17 @@ from app.models.video import (
 )
 from app.services.plans import Feature, limits_for
 from app.services.video_jobs import ClaimedJob, claim_job, hand_back, renew_lease
-from app.services.video_service import settle_cancelled, video_prefix
+from app.services.video_outputs import (
+    discard_pending,
+    job_output_prefix,
+    plays_older_outputs,
+    rendition_keys,
+    renditions_after,
+    renditions_of,
+    retire,
+    swap_in_pending,
+)
+from app.services.video_service import settle_cancelled
 from app.utils.clock import utcnow
 from app.utils.ffmpeg import (
     FfmpegCancelled,
@@ -118,6 +130,17 @@ class SourceFacts:
     max_short_side: int
     cap_short_side: int
     hls: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Stills:
+    poster_key: str
+    thumbnail_keys: list[str]
+    storyboard_key: str
+    storyboard_vtt_key: str
+
+    def keys(self) -> list[str]:
+        return [self.poster_key, *self.thumbnail_keys, self.storyboard_key, self.storyboard_vtt_key]
 
 
 def plan_renditions(
@@ -201,7 +224,9 @@ class VideoPipeline:
             for rendition in _renditions(db, video.id, RenditionStatus.ENCODING):
                 rendition.status = RenditionStatus.FAILED
                 rendition.error = reason
-            if job.kind == JobKind.PROCESS or video.status != VideoStatus.READY:
+            discard_pending(db, video, job.id, utcnow())
+            job_prefix = job_output_prefix(video.company_id, video.id, job.id)
+            if not plays_older_outputs(db, video, job_prefix):
                 video.status = VideoStatus.FAILED
                 video.failure_reason = reason
                 video.failed_stage = stage
@@ -281,6 +306,11 @@ class _JobRun:
         self.task_id = task_id
         self.work = work
         self.stage = PipelineStage.DOWNLOAD
+        # Whether the renditions this job makes go live one by one (a video not playing
+        # yet), or wait as pending until the whole set can replace what plays.
+        self.in_place = True
+        self.resumed: set[str] = set()
+        self.stills: Stills | None = None
         self._cancel_requested = False
         self._last_report = 0.0
 
@@ -301,28 +331,36 @@ class _JobRun:
             self._rendition_again(source, info, facts)
         else:
             self._process(source, info, facts)
-        self._finish()
+        self._finish(facts)
 
     # The whole pipeline
     def _process(self, source: Path, info: MediaInfo, facts: SourceFacts) -> None:
-        planned = plan_renditions(info, facts.cap_short_side)
-        self._reset_renditions(planned)
+        planned = plan_renditions(info, facts.cap_short_side, hls=facts.hls)
+        with session_scope(self.sessions) as db:
+            video = db.get_one(Video, self.job.video_id)
+            self.in_place = not plays_older_outputs(db, video, facts.prefix)
+        self._prepare_renditions(planned, facts)
         self._enter(PipelineStage.PLAYABLE)
         self._make_rendition(source, info, facts, planned[0], preset=FAST_PRESET)
-        self._mark_playable()
+        if self.in_place:
+            self._mark_playable()
         self._enter(PipelineStage.LADDER)
         for rendition in planned[1:]:
             self._make_rendition(source, info, facts, rendition, preset=FAST_PRESET)
         self._enter(PipelineStage.STILLS)
-        self._stills(source, info, facts)
+        self.stills = self._stills(source, info, facts)
+        if self.in_place:
+            self._apply_stills(self.stills)
 
     def _rendition_again(self, source: Path, info: MediaInfo, facts: SourceFacts) -> None:
-        planned = {p.name: p for p in plan_renditions(info, facts.cap_short_side)}
+        planned = {p.name: p for p in plan_renditions(info, facts.cap_short_side, hls=facts.hls)}
         target = planned.get(self.job.target or "")
         if target is None:
             raise PermanentFailureError(
                 PipelineStage.LADDER, f"rendition {self.job.target!r} is not in this video's ladder"
             )
+        self.in_place = False
+        self._prepare_renditions([target], facts)
         self._enter(PipelineStage.LADDER)
         self._make_rendition(source, info, facts, target, preset=FAST_PRESET)
 
@@ -334,6 +372,7 @@ class _JobRun:
         self.storage.put_file(key, poster, "image/jpeg")
         with session_scope(self.sessions) as db:
             video = db.get_one(Video, self.job.video_id)
+            retire(db, video, [video.poster_key], self._links_expired_at())
             video.poster_key = key
             video.assets_bytes = self._stored_bytes(_asset_keys(video))
 
@@ -359,7 +398,7 @@ class _JobRun:
         defaults: dict[str, Any] = (company.settings or {}).get("video_defaults", {})
         return SourceFacts(
             key=source.storage_key,
-            prefix=video_prefix(video.company_id, video.id),
+            prefix=job_output_prefix(video.company_id, video.id, self.job.id),
             poster_at_seconds=video.poster_at_seconds,
             max_seconds=limits.max_video_seconds,
             max_short_side=limits.max_video_short_side,
@@ -397,24 +436,34 @@ class _JobRun:
             video.probe = _jsonable(asdict(info))
         return info
 
-    def _reset_renditions(self, planned: list[PlannedRendition]) -> None:
+    def _prepare_renditions(self, planned: list[PlannedRendition], facts: SourceFacts) -> None:
+        """Rows for the renditions this job makes, live or pending. A rendition an earlier
+        attempt of this job finished is kept as it is (its outputs may already be linked);
+        any other row in the way is reset, and the files it named retired."""
         names = {rendition.name for rendition in planned}
+        retire_at = self._links_expired_at() if self.in_place else utcnow()
         with session_scope(self.sessions) as db:
-            existing = {r.name: r for r in _renditions(db, self.job.video_id)}
+            video = db.get_one(Video, self.job.video_id)
+            existing = {r.name: r for r in renditions_of(db, video.id, live=self.in_place)}
             for name, stale in existing.items():
                 if name not in names:
+                    retire(db, video, rendition_keys(stale), retire_at)
                     db.delete(stale)
             for rendition in planned:
-                row = existing.get(rendition.name) or VideoRendition(
-                    company_id=self.job.company_id, video_id=self.job.video_id, name=rendition.name
-                )
-                row.short_side = rendition.short_side
-                row.is_copy = rendition.is_copy
-                row.status = RenditionStatus.WAITING
-                row.percent = 0.0
-                row.eta_seconds = None
-                row.error = None
-                db.add(row)
+                row = existing.get(rendition.name)
+                if row is not None and _finished_by(row, rendition, facts.prefix):
+                    self.resumed.add(rendition.name)
+                    continue
+                if row is None:
+                    row = VideoRendition(
+                        company_id=video.company_id,
+                        video_id=video.id,
+                        name=rendition.name,
+                        live=self.in_place,
+                    )
+                    db.add(row)
+                retire(db, video, rendition_keys(row), retire_at)
+                _reset(row, rendition)
 
     def _make_rendition(
         self,
@@ -425,6 +474,8 @@ class _JobRun:
         *,
         preset: str,
     ) -> None:
+        if planned.name in self.resumed:
+            return
         self._update_rendition(planned.name, status=RenditionStatus.ENCODING, started_at=utcnow())
         mp4 = self.work / f"{planned.name}.mp4"
         if planned.rung is None:
@@ -453,8 +504,8 @@ class _JobRun:
             hls_variant=_jsonable(asdict(variant)) if variant else None,
             finished_at=utcnow(),
         )
-        if facts.hls:
-            self._write_master_playlist(facts)
+        if facts.hls and self.in_place:
+            self._publish_master_playlist(facts)
         mp4.unlink(missing_ok=True)
 
     def _hls(self, mp4: Path, name: str, facts: SourceFacts) -> tuple[HlsVariant, int]:
@@ -463,7 +514,7 @@ class _JobRun:
         out_dir.mkdir(exist_ok=True)
         self._run_ffmpeg(hls_command(mp4, out_dir, self.ffmpeg), None, None)
         variant = measure_hls_variant(
-            f"{name}/index.m3u8", out_dir / "index.m3u8", probe(mp4, self.ffmpeg)
+            f"{name}/index.m3u8", out_dir / "index.m3u8", probe(mp4, self.ffmpeg, keyframes=False)
         )
         prefix = f"{facts.prefix}hls/{name}/"
         files = sorted(out_dir.iterdir())
@@ -476,20 +527,33 @@ class _JobRun:
         shutil.rmtree(out_dir, ignore_errors=True)
         return variant, stored_bytes
 
-    def _write_master_playlist(self, facts: SourceFacts) -> None:
+    def _write_master_playlist(self, facts: SourceFacts) -> str:
+        """The master playlist of the renditions that play once this job's set is live,
+        in this job's folder; variant URIs are relative to it, wherever each variant is."""
+        key = f"{facts.prefix}hls/master.m3u8"
         with session_scope(self.sessions) as db:
+            renditions = renditions_after(db, self.job.video_id, replaces_all=self._replaces_all())
             variants = [
-                HlsVariant(**r.hls_variant)
-                for r in _renditions(db, self.job.video_id, RenditionStatus.DONE)
-                if r.hls_variant
+                HlsVariant(
+                    **{
+                        **r.hls_variant,
+                        "uri": posixpath.relpath(r.hls_playlist_key, posixpath.dirname(key)),
+                    }
+                )
+                for r in renditions
+                if r.status == RenditionStatus.DONE and r.hls_variant and r.hls_playlist_key
             ]
-            master = self.work / "master.m3u8"
-            master.write_text(master_playlist(variants), encoding="utf-8")
-            key = f"{facts.prefix}hls/master.m3u8"
-            self.storage.put_file(key, master, "application/vnd.apple.mpegurl")
+        master = self.work / "master.m3u8"
+        master.write_text(master_playlist(variants), encoding="utf-8")
+        self.storage.put_file(key, master, "application/vnd.apple.mpegurl")
+        return key
+
+    def _publish_master_playlist(self, facts: SourceFacts) -> None:
+        key = self._write_master_playlist(facts)
+        with session_scope(self.sessions) as db:
             db.get_one(Video, self.job.video_id).hls_master_key = key
 
-    def _stills(self, source: Path, info: MediaInfo, facts: SourceFacts) -> None:
+    def _stills(self, source: Path, info: MediaInfo, facts: SourceFacts) -> "Stills":
         at = facts.poster_at_seconds
         if at is None:
             at = first_non_black_time(source, info, self.ffmpeg)
@@ -509,13 +573,28 @@ class _JobRun:
         vtt_path.write_text(vtt, encoding="utf-8")
         self.storage.put_file(f"{facts.prefix}storyboard.jpg", sprite, "image/jpeg")
         self.storage.put_file(f"{facts.prefix}storyboard.vtt", vtt_path, "text/vtt")
-        with session_scope(self.sessions) as db:
-            video = db.get_one(Video, self.job.video_id)
-            video.poster_key = f"{facts.prefix}poster.jpg"
-            video.thumbnail_keys = thumbnail_keys
-            video.storyboard_key = f"{facts.prefix}storyboard.jpg"
-            video.storyboard_vtt_key = f"{facts.prefix}storyboard.vtt"
-            video.assets_bytes = self._stored_bytes(_asset_keys(video))
+        return Stills(
+            poster_key=f"{facts.prefix}poster.jpg",
+            thumbnail_keys=thumbnail_keys,
+            storyboard_key=f"{facts.prefix}storyboard.jpg",
+            storyboard_vtt_key=f"{facts.prefix}storyboard.vtt",
+        )
+
+    def _apply_stills(self, stills: "Stills", db: Session | None = None) -> None:
+        """Point the video at new stills (in `db`'s transaction, or one of its own) and
+        retire the ones they replace."""
+        if db is None:
+            with session_scope(self.sessions) as own:
+                self._apply_stills(stills, own)
+            return
+        video = db.get_one(Video, self.job.video_id)
+        replaced = set(_still_keys(video)) - set(stills.keys())
+        retire(db, video, sorted(replaced), self._links_expired_at())
+        video.poster_key = stills.poster_key
+        video.thumbnail_keys = stills.thumbnail_keys
+        video.storyboard_key = stills.storyboard_key
+        video.storyboard_vtt_key = stills.storyboard_vtt_key
+        video.assets_bytes = self._stored_bytes(_asset_keys(video))
 
     def _mark_playable(self) -> None:
         with session_scope(self.sessions) as db:
@@ -524,9 +603,13 @@ class _JobRun:
             video.playable_at = video.playable_at or utcnow()
             _publish_after_commit(db, video, "video.playable")
 
-    def _finish(self) -> None:
-        """The final state, in one transaction; the event goes out after it commits."""
+    def _finish(self, facts: SourceFacts) -> None:
+        """The final state, in one transaction; the event goes out after it commits. A set
+        built as pending replaces what played here, all at once."""
         self.stage = PipelineStage.FINALIZE
+        master_key = None
+        if not self.in_place and facts.hls:
+            master_key = self._write_master_playlist(facts)
         with session_scope(self.sessions) as db:
             job = db.get_one(VideoJob, self.job.id, with_for_update=True)
             video = db.get_one(Video, self.job.video_id)
@@ -535,13 +618,33 @@ class _JobRun:
             job.lease_expires_at = None
             job.last_error = None
             video.stage = PipelineStage.FINALIZE
-            renditions = _renditions(db, video.id)
+            if not self.in_place:
+                self._swap_in(db, video, master_key)
+            renditions = renditions_of(db, video.id, live=True)
             if renditions and all(r.status == RenditionStatus.DONE for r in renditions):
                 video.status = VideoStatus.READY
                 video.ready_at = video.ready_at or utcnow()
                 video.failure_reason = None
                 video.failed_stage = None
             _publish_after_commit(db, video, "video.processed", job_kind=job.kind.value)
+
+    def _swap_in(self, db: Session, video: Video, master_key: str | None) -> None:
+        replaces_all = self._replaces_all()
+        swap_in_pending(db, video, replaces_all=replaces_all, purge_after=self._links_expired_at())
+        if master_key is not None or replaces_all:
+            retire(db, video, [video.hls_master_key], self._links_expired_at())
+            video.hls_master_key = master_key
+        if self.stills is not None:
+            self._apply_stills(self.stills, db)
+
+    def _replaces_all(self) -> bool:
+        """Whether this job's pending set replaces every live rendition (a whole new
+        ladder), rather than only those of the same name (a re-encoded rendition)."""
+        return self.job.kind == JobKind.PROCESS and not self.in_place
+
+    def _links_expired_at(self) -> datetime:
+        """When every link to outputs replaced now has expired: then they can go."""
+        return utcnow() + timedelta(seconds=self.settings.STORAGE_URL_TTL_SECONDS)
 
     # Progress and cancellation
     def _run_ffmpeg(self, argv: list[str], duration: float | None, rendition: str | None) -> None:
@@ -568,7 +671,7 @@ class _JobRun:
             self._cancel_requested = self._cancel_check(db)
             if rendition is None:
                 return
-            row = _rendition(db, self.job.video_id, rendition)
+            row = _rendition(db, self.job.video_id, rendition, live=self.in_place)
             row.percent = round(progress.percent, 1)
             row.eta_seconds = progress.eta_seconds
             video = db.get_one(Video, self.job.video_id)
@@ -586,7 +689,7 @@ class _JobRun:
 
     def _update_rendition(self, name: str, **values: Any) -> None:
         with session_scope(self.sessions) as db:
-            row = _rendition(db, self.job.video_id, name)
+            row = _rendition(db, self.job.video_id, name, live=self.in_place)
             for field, value in values.items():
                 setattr(row, field, value)
 
@@ -600,12 +703,37 @@ def _renditions(
     return list(db.scalars(statement.order_by(VideoRendition.short_side)))
 
 
-def _rendition(db: Session, video_id: uuid.UUID, name: str) -> VideoRendition:
+def _rendition(db: Session, video_id: uuid.UUID, name: str, *, live: bool) -> VideoRendition:
     return db.scalars(
         select(VideoRendition).where(
-            VideoRendition.video_id == video_id, VideoRendition.name == name
+            VideoRendition.video_id == video_id,
+            VideoRendition.live.is_(live),
+            VideoRendition.name == name,
         )
     ).one()
+
+
+def _finished_by(row: VideoRendition, planned: PlannedRendition, job_prefix: str) -> bool:
+    """Whether an earlier attempt of this job already made this very rendition."""
+    return (
+        row.status == RenditionStatus.DONE
+        and (row.mp4_key or "").startswith(job_prefix)
+        and (row.short_side, row.is_copy) == (planned.short_side, planned.is_copy)
+    )
+
+
+def _reset(row: VideoRendition, planned: PlannedRendition) -> None:
+    row.short_side = planned.short_side
+    row.is_copy = planned.is_copy
+    row.status = RenditionStatus.WAITING
+    row.percent = 0.0
+    row.eta_seconds = None
+    row.error = None
+    row.mp4_key = None
+    row.hls_playlist_key = None
+    row.hls_variant = None
+    row.size_bytes = None
+    row.hls_bytes = 0
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
@@ -624,12 +752,10 @@ def _publish_after_commit(db: Session, video: Video, event_type: str, **data: An
     on_commit(db, lambda: publish_event(company_id, event_type, payload))
 
 
-def _asset_keys(video: Video) -> list[str]:
-    keys = [
-        video.poster_key,
-        *video.thumbnail_keys,
-        video.storyboard_key,
-        video.storyboard_vtt_key,
-        video.hls_master_key,
-    ]
+def _still_keys(video: Video) -> list[str]:
+    keys = [video.poster_key, *video.thumbnail_keys, video.storyboard_key, video.storyboard_vtt_key]
     return [key for key in keys if key]
+
+
+def _asset_keys(video: Video) -> list[str]:
+    return [*_still_keys(video), *([video.hls_master_key] if video.hls_master_key else [])]

@@ -17,13 +17,12 @@ from sqlalchemy.orm import Session, contains_eager
 
 from app.core.exceptions import ConflictError, NotFoundError, ValidationFailedError
 from app.models.ar_content import ARContent, ScheduledVideo
-from app.models.video import Video, VideoStatus
+from app.models.video import PLAYING_STATUSES, Video
 from app.schemas.ar_content import ScheduleWrite
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.tenant import TenantService
 from app.utils.timezones import NonexistentLocalTimeError, to_utc, zone
 
-PLAYING_STATUSES = (VideoStatus.PLAYABLE, VideoStatus.READY)
 # Bounds the work of answering "what plays now" for one content.
 MAX_ENTRIES_PER_CONTENT = 200
 

@@ -18,11 +18,11 @@ from app.background_tasks.names import (
 )
 from app.core.config import Settings
 from app.core.exceptions import ConflictError, UnsupportedMediaTypeError, ValidationFailedError
-from app.core.storage import company_prefix
 from app.core.task_queue import enqueue_after_commit
 from app.models.storage import FileStatus, StoredFile
 from app.models.video import (
     ACTIVE_JOB_STATUSES,
+    PLAYING_STATUSES,
     JobKind,
     JobStatus,
     PipelineStage,
@@ -32,14 +32,12 @@ from app.models.video import (
     VideoRendition,
     VideoStatus,
 )
+from app.services.media_delivery import MediaDelivery
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.tenant import StorageTenantService
+from app.services.video_outputs import discard_pending
 from app.services.video_schedule_service import remove_video_from_schedules
 from app.utils.clock import utcnow
-
-
-def video_prefix(company_id: uuid.UUID, video_id: uuid.UUID) -> str:
-    return f"{company_prefix(company_id)}videos/{video_id}/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +51,8 @@ class JobView:
 class VideoDetail:
     video: Video
     renditions: list[VideoRendition]
+    # What a re-process is building while `renditions` keep playing.
+    pending_renditions: list[VideoRendition]
     job: JobView | None
 
 
@@ -60,7 +60,9 @@ class VideoDetail:
 class MediaLinks:
     expires_at: datetime
     renditions: dict[str, str]
+    hls: str | None
     poster: str | None
+    thumbnails: list[str]
     storyboard: str | None
     storyboard_vtt: str | None
 
@@ -137,7 +139,12 @@ class VideoService(StorageTenantService):
                 .order_by(VideoRendition.short_side)
             )
         )
-        return VideoDetail(video, renditions, self._latest_job(video))
+        return VideoDetail(
+            video,
+            [r for r in renditions if r.live],
+            [r for r in renditions if not r.live],
+            self._latest_job(video),
+        )
 
     def rename(self, video_id: uuid.UUID, title: str) -> VideoDetail:
         self.get(video_id).title = title
@@ -156,8 +163,10 @@ class VideoService(StorageTenantService):
         return self.detail(video_id)
 
     def reprocess(self, video_id: uuid.UUID) -> VideoDetail:
+        """A video that plays keeps playing what it has until the new set is complete."""
         video = self.get(video_id, for_update=True)
-        video.status = VideoStatus.UPLOADED
+        if video.status not in PLAYING_STATUSES:
+            video.status = VideoStatus.UPLOADED
         video.stage = PipelineStage.QUEUED
         video.failure_reason = None
         video.failed_stage = None
@@ -169,7 +178,9 @@ class VideoService(StorageTenantService):
         video = self.get(video_id, for_update=True)
         rendition = self.db.scalar(
             self.scoped(VideoRendition).where(
-                VideoRendition.video_id == video.id, VideoRendition.name == rendition_name
+                VideoRendition.video_id == video.id,
+                VideoRendition.live.is_(True),
+                VideoRendition.name == rendition_name,
             )
         )
         if rendition is None:
@@ -177,9 +188,7 @@ class VideoService(StorageTenantService):
                 f"This video has no rendition {rendition_name!r}.",
                 details={"rendition": rendition_name},
             )
-        rendition.status = RenditionStatus.WAITING
-        rendition.percent = 0.0
-        rendition.error = None
+        # The rendition keeps playing; the new encode replaces it when it is done.
         new_job(self.db, video, JobKind.RENDITION, self.settings, target=rendition_name)
         self._audit("video.rendition_reencoded", video)
         return self.detail(video_id)
@@ -198,22 +207,29 @@ class VideoService(StorageTenantService):
         return self.detail(video_id)
 
     def media_links(self, video_id: uuid.UUID) -> MediaLinks:
+        """Links to what plays now, all expiring together. Outputs are written once under
+        keys of their own, so they are linked as immutable; playlists and the storyboard
+        track go through the API, which signs the references inside them."""
         result = self.detail(video_id)
-        ttl = self.settings.STORAGE_URL_TTL_SECONDS
+        video = result.video
+        expires_at = utcnow() + timedelta(seconds=self.settings.STORAGE_URL_TTL_SECONDS)
+        delivery = MediaDelivery(self.storage, self.settings)
 
-        def link(key: str | None, content_type: str | None = None) -> str | None:
-            return self.storage.download_url(key, ttl, content_type=content_type) if key else None
+        def link(key: str) -> str:
+            return delivery.link(key, int(expires_at.timestamp()))
 
         return MediaLinks(
-            expires_at=utcnow() + timedelta(seconds=ttl),
+            expires_at=expires_at,
             renditions={
-                r.name: self.storage.download_url(r.mp4_key, ttl, content_type="video/mp4")
+                r.name: link(r.mp4_key)
                 for r in result.renditions
                 if r.status == RenditionStatus.DONE and r.mp4_key
             },
-            poster=link(result.video.poster_key, "image/jpeg"),
-            storyboard=link(result.video.storyboard_key, "image/jpeg"),
-            storyboard_vtt=link(result.video.storyboard_vtt_key, "text/vtt"),
+            hls=link(video.hls_master_key) if video.hls_master_key else None,
+            poster=link(video.poster_key) if video.poster_key else None,
+            thumbnails=[link(key) for key in video.thumbnail_keys],
+            storyboard=link(video.storyboard_key) if video.storyboard_key else None,
+            storyboard_vtt=link(video.storyboard_vtt_key) if video.storyboard_vtt_key else None,
         )
 
     def delete(self, video_id: uuid.UUID) -> None:
@@ -270,6 +286,7 @@ def settle_cancelled(db: Session, video: Video, job: VideoJob) -> None:
     job.status = JobStatus.CANCELLED
     job.finished_at = utcnow()
     job.lease_expires_at = None
+    discard_pending(db, video, job.id, job.finished_at)
     if video.status in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
         video.status = VideoStatus.CANCELLED
     db.flush()

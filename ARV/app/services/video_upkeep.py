@@ -11,7 +11,8 @@ from app.core.storage import StorageProvider
 from app.core.task_queue import enqueue_after_commit
 from app.models.video import Video, VideoJob
 from app.services.video_jobs import Recovery, recover_expired_jobs
-from app.services.video_service import settle_cancelled, video_prefix
+from app.services.video_outputs import video_prefix
+from app.services.video_service import settle_cancelled
 
 
 def recover(db: Session, now: datetime) -> Recovery:

@@ -363,9 +363,10 @@ def _ffprobe_command(path: Path, config: FfmpegConfig, *queries: str) -> list[st
     ]
 
 
-def probe(path: Path, config: FfmpegConfig) -> MediaInfo:
+def probe(path: Path, config: FfmpegConfig, *, keyframes: bool = True) -> MediaInfo:
     """What the file holds; refuses anything that is not a video in an allowed container
-    (see `media_info_from_ffprobe`). OSError (e.g. a missing file) propagates."""
+    (see `media_info_from_ffprobe`). OSError (e.g. a missing file) propagates. `keyframes`
+    lists the keyframes too (a second ffprobe run), which only a source needs."""
     with path.open("rb") as file:
         head = file.read(SNIFF_BYTES)
     if sniff_content_type(head) not in VIDEO_TYPES:
@@ -379,6 +380,8 @@ def probe(path: Path, config: FfmpegConfig) -> MediaInfo:
     except json.JSONDecodeError as error:
         raise MediaError("unreadable ffprobe report", permanent=True) from error
     info = media_info_from_ffprobe(report)
+    if not keyframes:
+        return info
     return with_keyframes(info, _measured_keyframe_times(path, config))
 
 
@@ -621,7 +624,10 @@ def _keyframe_times(src: Path, config: FfmpegConfig) -> list[float]:
     )
     times = []
     for line in _capture(argv, _probe_timeout(config)):
-        pts, dts, flags = line.split(",")[:3]
+        fields = line.split(",")
+        if len(fields) < 3:  # ffprobe prints a blank line for a packet's side data
+            continue
+        pts, dts, flags = fields[:3]
         # AVI and some TS files leave keyframe presentation times out.
         seconds = _finite_float(pts if pts != "N/A" else dts)
         if flags.startswith("K") and seconds is not None:

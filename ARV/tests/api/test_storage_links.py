@@ -150,7 +150,7 @@ def test_an_altered_link_is_403(
 ) -> None:
     url = httpx2.URL(storage.download_url(stored, 60, filename="a.mp4"))
     altered = url.copy_set_param(param, value)
-    message = assert_refused(client.get(altered), 403, "permission_denied")
+    message = assert_refused(client.get(altered), 403, "link_invalid")
     assert "signature" in message
 
 
@@ -158,11 +158,11 @@ def test_a_link_for_one_key_does_not_open_another(
     client: TestClient, storage: LocalStorage, stored: str
 ) -> None:
     url = storage.download_url(stored, 60)
-    assert_refused(client.get(url.replace(stored, "companies/a/other")), 403, "permission_denied")
+    assert_refused(client.get(url.replace(stored, "companies/a/other")), 403, "link_invalid")
 
 
 def test_an_expired_link_is_403(client: TestClient, storage: LocalStorage, stored: str) -> None:
-    message = assert_refused(client.get(storage.download_url(stored, -1)), 403, "permission_denied")
+    message = assert_refused(client.get(storage.download_url(stored, -1)), 403, "link_expired")
     assert "expired" in message
 
 
@@ -173,9 +173,7 @@ def test_a_missing_object_is_404(client: TestClient, storage: LocalStorage) -> N
 def test_a_download_link_cannot_upload(
     client: TestClient, storage: LocalStorage, stored: str
 ) -> None:
-    assert_refused(
-        client.put(storage.download_url(stored, 60), content=b"x"), 403, "permission_denied"
-    )
+    assert_refused(client.put(storage.download_url(stored, 60), content=b"x"), 403, "link_invalid")
     assert storage.open_read(stored).read() == DATA
 
 
@@ -199,7 +197,7 @@ def test_a_traversing_key_is_refused_even_when_signed(
     (root.parent / "outside.txt").write_text("outside")
 
     unsigned = f"{OBJECTS_PATH}{quote(key, safe='')}?expires=2000000000&signature=00"
-    assert_refused(client.get(unsigned), 403, "permission_denied")
+    assert_refused(client.get(unsigned), 403, "link_invalid")
     response = client.get(signed_path(storage, "GET", key))
     assert_refused(response, 404, "not_found")
     assert b"outside" not in response.content

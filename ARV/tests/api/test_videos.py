@@ -29,7 +29,7 @@ from app.models import (
     VideoStatus,
 )
 from app.services.storage_service import file_key
-from app.services.video_service import video_prefix
+from app.services.video_outputs import video_prefix
 from app.utils.clock import utcnow
 from tests.support.api import assert_error
 from tests.support.factories import Tenant, make_tenant
@@ -442,9 +442,9 @@ def test_reencode_an_existing_rendition(
     response = post(client, tenant, video["id"], url)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert [(r["name"], r["status"], r["percent"]) for r in body["renditions"]] == [
-        ("720p", "waiting", 0.0)
-    ]
+    # The rendition keeps playing until the new encode replaces it.
+    assert [(r["name"], r["status"]) for r in body["renditions"]] == [("720p", "done")]
+    assert body["pending_renditions"] == []
     assert (body["job"]["kind"], body["job"]["target"], body["job"]["status"]) == (
         "rendition",
         "720p",
@@ -455,7 +455,7 @@ def test_reencode_an_existing_rendition(
         select(VideoRendition).where(VideoRendition.video_id == uuid.UUID(video["id"]))
     )
     assert rendition is not None
-    assert rendition.status == RenditionStatus.WAITING
+    assert rendition.status == RenditionStatus.DONE
 
 
 def test_refused_reencode_leaves_the_rendition_done(
@@ -543,7 +543,13 @@ def test_media_links_serve_finished_renditions_with_ranges(
     assert response.status_code == 200, response.text
     links = response.json()
     assert set(links["renditions"]) == {"720p"}
-    assert (links["poster"], links["storyboard"], links["storyboard_vtt"]) == (None, None, None)
+    assert (links["hls"], links["poster"], links["storyboard"], links["storyboard_vtt"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert links["thumbnails"] == []
     assert links["expires_at"]
 
     url = links["renditions"]["720p"]
@@ -552,6 +558,7 @@ def test_media_links_serve_finished_renditions_with_ranges(
     assert whole.status_code == 200
     assert whole.content == content
     assert whole.headers["Content-Type"].startswith("video/mp4")
+    assert whole.headers["Cache-Control"].endswith(", immutable")
     ranged = client.get(url, headers={"Range": "bytes=4-11"})
     assert ranged.status_code == 206
     assert ranged.content == content[4:12] == b"ftypisom"

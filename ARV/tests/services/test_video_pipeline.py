@@ -1,110 +1,35 @@
 """The media pipeline, run in-process on real ffmpeg and the local provider, against the
 test's PostgreSQL transaction: renditions, HLS, stills, failures, retries, idempotency."""
 
-import uuid
-from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.core.storage import StorageProvider, build_storage
+from app.core.storage import StorageProvider
 from app.models import (
     Company,
-    FileStatus,
     JobKind,
     JobStatus,
     PipelineStage,
     RenditionStatus,
-    StoredFile,
-    Video,
-    VideoJob,
-    VideoRendition,
     VideoStatus,
 )
-from app.services.storage_service import file_key, measure_usage
+from app.services.storage_service import measure_usage
 from app.services.video_jobs import recover_expired_jobs
-from app.services.video_pipeline import Outcome, VideoPipeline, plan_renditions
-from app.services.video_service import new_job, video_prefix
+from app.services.video_outputs import job_output_prefix, purge_due, video_prefix
+from app.services.video_pipeline import VideoPipeline, plan_renditions
+from app.services.video_service import new_job
 from app.utils.clock import utcnow
 from app.utils.ffmpeg import FfmpegConfig, MediaInfo, is_standard, probe
 from app.utils.media_probe import HLS_SEGMENT_SECONDS, SEGMENT_TOLERANCE_SECONDS
-from tests.support.factories import make_company
 from tests.support.media import Clips, make_clip
+from tests.support.pipeline import VideoMaker, reloaded, renditions, run
 
 FFMPEG = FfmpegConfig()
-
-
-@pytest.fixture
-def storage(settings: Settings) -> StorageProvider:
-    settings.local_storage_root.mkdir(parents=True, exist_ok=True)
-    return build_storage(settings)
-
-
-@pytest.fixture
-def company(db: Session) -> Company:
-    company = make_company(db)
-    company.plan = "pro"  # HLS included
-    db.flush()
-    return company
-
-
-VideoMaker = Callable[[Path], VideoJob]
-
-
-@pytest.fixture
-def make_video(
-    db: Session, storage: StorageProvider, settings: Settings, company: Company
-) -> VideoMaker:
-    def make(clip: Path) -> VideoJob:
-        stored = StoredFile(
-            company_id=company.id,
-            status=FileStatus.AVAILABLE,
-            filename=clip.name,
-            content_type="video/mp4",
-            size_bytes=clip.stat().st_size,
-            storage_key=file_key(company.id, uuid.uuid4()),
-        )
-        storage.put_file(stored.storage_key, clip, "video/mp4")
-        db.add(stored)
-        db.flush()
-        video = Video(
-            company_id=company.id,
-            file_id=stored.id,
-            title=clip.stem,
-            status=VideoStatus.UPLOADED,
-            stage=PipelineStage.QUEUED,
-        )
-        db.add(video)
-        db.flush()
-        return new_job(db, video, JobKind.PROCESS, settings)
-
-    return make
-
-
-@pytest.fixture
-def pipeline(
-    session_factory: sessionmaker[Session], storage: StorageProvider, settings: Settings
-) -> VideoPipeline:
-    return VideoPipeline(session_factory, storage, settings)
-
-
-def run(pipeline: VideoPipeline, job: VideoJob) -> Outcome:
-    assert job.task_id
-    return pipeline.run(job.id, job.task_id)
-
-
-def renditions(db: Session, video_id: uuid.UUID) -> dict[str, VideoRendition]:
-    rows = db.scalars(select(VideoRendition).where(VideoRendition.video_id == video_id))
-    return {row.name: row for row in rows}
-
-
-def reloaded(db: Session, job: VideoJob) -> tuple[Video, VideoJob]:
-    db.expire_all()
-    return db.get_one(Video, job.video_id), db.get_one(VideoJob, job.id)
 
 
 def moov_before_mdat(path: Path) -> bool:
@@ -147,7 +72,8 @@ def test_standard_source_is_copied_then_the_ladder_filled(
     master = (local / video.hls_master_key).read_text()  # type: ignore[operator]
     assert "720p/index.m3u8" in master
     assert "360p/index.m3u8" in master
-    assert storage.exists(f"{video_prefix(video.company_id, video.id)}hls/360p/index.m3u8")
+    outputs = job_output_prefix(video.company_id, video.id, job.id)
+    assert storage.exists(f"{outputs}hls/360p/index.m3u8")
     assert storage.exists(video.poster_key or "-")
     assert video.thumbnail_keys
     assert all(storage.exists(key) for key in video.thumbnail_keys)
@@ -161,6 +87,7 @@ def test_every_output_counts_towards_the_quota(
     clips: Clips,
     storage: StorageProvider,
     company: Company,
+    settings: Settings,
 ) -> None:
     job = make_video(clips.landscape_h264_audio)
     assert run(pipeline, job).status == "succeeded"
@@ -170,11 +97,12 @@ def test_every_output_counts_towards_the_quota(
     usage = measure_usage(db, company)
     assert usage.derived_bytes == sum(info.size for info in outputs)
 
-    # A new poster replaces the old one in the count.
+    # A new poster replaces the old one in the count; the old file goes once its links expire.
     video.poster_at_seconds = 1.0
     poster_job = new_job(db, video, JobKind.POSTER, pipeline.settings)
     assert run(pipeline, poster_job).status == "succeeded"
     db.expire_all()
+    purge_due(db, storage, utcnow() + timedelta(seconds=settings.STORAGE_URL_TTL_SECONDS + 1))
     outputs = list(storage.list(video_prefix(video.company_id, video.id)))
     assert measure_usage(db, company).derived_bytes == sum(info.size for info in outputs)
 
@@ -257,20 +185,33 @@ def test_running_a_job_twice_yields_one_set_of_outputs(
     make_video: VideoMaker,
     clips: Clips,
     storage: StorageProvider,
+    settings: Settings,
 ) -> None:
     job = make_video(clips.landscape_h264_audio)
     assert run(pipeline, job).status == "succeeded"
     video, _ = reloaded(db, job)
-    keys_after_first = {info.key for info in storage.list(video_prefix(video.company_id, video.id))}
+    prefix = video_prefix(video.company_id, video.id)
+    keys_after_first = {info.key for info in storage.list(prefix)}
     assert run(pipeline, job).status == "skipped"
-    # A new job over the same video overwrites the same keys.
+    assert {info.key for info in storage.list(prefix)} == keys_after_first
+
+    # A new job writes a new set under its own folder; the old one goes once links expire.
     again = new_job(db, video, JobKind.PROCESS, pipeline.settings)
     assert run(pipeline, again).status == "succeeded"
-    keys_after_second = {
-        info.key for info in storage.list(video_prefix(video.company_id, video.id))
+    new_folder = job_output_prefix(video.company_id, video.id, again.id)
+    live = renditions(db, video.id)
+    assert all((r.mp4_key or "").startswith(new_folder) for r in live.values())
+    assert {info.key for info in storage.list(prefix)} >= keys_after_first
+    assert purge_due(db, storage, utcnow()) == 0  # links to the old set may still be in use
+    later = utcnow() + timedelta(seconds=settings.STORAGE_URL_TTL_SECONDS + 1)
+    assert purge_due(db, storage, later) > 0
+    keys_after_second = {info.key for info in storage.list(prefix)}
+    assert keys_after_second == {
+        key.replace(f"/out/{job.id}/", f"/out/{again.id}/")
+        for key in keys_after_first
+        if "/files/" not in key
     }
-    assert keys_after_second == keys_after_first
-    assert len(renditions(db, video.id)) == len({k for k in keys_after_first if k.endswith(".mp4")})
+    assert len(live) == len({k for k in keys_after_first if k.endswith(".mp4")})
 
 
 def test_transient_failures_retry_then_give_up(

@@ -5,8 +5,7 @@ The signature is the authorisation: these routes take no bearer token. They answ
 when the configured provider is not local.
 """
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
@@ -14,14 +13,22 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 
+from app.api.delivery import (
+    Expires,
+    Signature,
+    Validators,
+    check_range,
+    link_cache_control,
+    link_errors,
+    no_such_object,
+    signed_query,
+)
 from app.api.deps import SettingsDep, StorageDep
 from app.core.exceptions import NotFoundError, PayloadTooLargeError, PermissionDeniedError
-from app.core.storage import InvalidKeyError, ObjectNotFoundError
 from app.core.storage.base import attachment_disposition
 from app.core.storage.local import (
     MAX_PART_BYTES,
     MAX_PART_NUMBER,
-    InvalidLinkError,
     LocalFileWriter,
     LocalStorage,
     SignedLink,
@@ -42,37 +49,75 @@ def get_local_storage(storage: StorageDep) -> LocalStorage:
 
 
 LocalStorageDep = Annotated[LocalStorage, Depends(get_local_storage)]
-Expires = Annotated[int, Query(description="Unix time the link stops working.")]
-Signature = Annotated[str, Query(max_length=128, description="The link's HMAC-SHA256, hex.")]
 ContentType = Annotated[str | None, Query(max_length=255)]
 
 
+OBJECT_ERRORS = error_responses(
+    {
+        400: "The Range header is not a valid bytes range.",
+        403: "Unsigned, forged or altered link (`link_invalid`), or expired (`link_expired`).",
+        404: "No such object.",
+        416: "The range starts past the end of the object (`range_not_satisfiable`).",
+    }
+)
+
+
+@router.head(
+    "/objects/{key:path}",
+    summary="Headers of an object through a signed link, as GET answers them, without the body",
+    response_class=Response,
+    responses={200: {"description": "The headers GET would send."}, **OBJECT_ERRORS},
+)
 @router.get(
     "/objects/{key:path}",
-    summary="Download an object through a signed link (Range requests supported)",
+    summary="Download an object through a signed link",
+    description="Supports `Range` (206), `If-None-Match`/`If-Modified-Since` (304) and "
+    "`If-Range`. Outputs the pipeline writes once are served `immutable` for the link's "
+    "remaining life; everything else must be revalidated.",
     response_class=FileResponse,
     responses={
         200: {"content": {"application/octet-stream": {}}, "description": "The object."},
         206: {"description": "The requested byte range."},
-        416: {"description": "The range starts past the end of the object."},
-        **error_responses({403: "Forged, altered or expired link.", 404: "No such object."}),
+        304: {"description": "The copy named by If-None-Match/If-Modified-Since is current."},
+        **OBJECT_ERRORS,
     },
 )
 def download_object(
     key: str,
+    request: Request,
     storage: LocalStorageDep,
-    expires: Expires,
-    signature: Signature,
+    expires: Expires = None,
+    signature: Signature = None,
     filename: Annotated[str | None, Query(max_length=1024)] = None,
     content_type: ContentType = None,
-) -> FileResponse:
-    link = SignedLink("GET", key, expires, filename, content_type=content_type)
-    _verify(storage, link, signature)
-    with _no_such_object():
+    immutable: Annotated[bool, Query(description="Signed: the bytes never change.")] = False,
+) -> Response:
+    signed = signed_query(expires, signature)
+    link = SignedLink(
+        "GET", key, signed.expires, filename, content_type=content_type, immutable=immutable
+    )
+    with link_errors():
+        storage.verify_link(link, signed.signature)
+    with no_such_object():
         path = storage.file_path(key)
         media_type = content_type or storage.stat(key).content_type
-    headers = {"Content-Disposition": attachment_disposition(filename)} if filename else None
-    return FileResponse(path, media_type=media_type or "application/octet-stream", headers=headers)
+        stat = path.stat()
+    validators = Validators(f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"', stat.st_mtime)
+    headers = {
+        **validators.headers(),
+        "Cache-Control": link_cache_control(link.expires, immutable=immutable),
+    }
+    if filename:
+        headers["Content-Disposition"] = attachment_disposition(filename)
+    if validators.not_modified(request):
+        return Response(status_code=304, headers=headers)
+    check_range(request, validators, stat.st_size)
+    return FileResponse(
+        path,
+        media_type=media_type or "application/octet-stream",
+        headers=headers,
+        stat_result=stat,
+    )
 
 
 @router.put(
@@ -95,21 +140,23 @@ async def upload_object(
     request: Request,
     storage: LocalStorageDep,
     settings: SettingsDep,
-    expires: Expires,
-    signature: Signature,
+    expires: Expires = None,
+    signature: Signature = None,
     content_type: ContentType = None,
     upload_id: Annotated[str | None, Query(max_length=64)] = None,
     part_number: Annotated[int | None, Query(ge=1, le=MAX_PART_NUMBER)] = None,
 ) -> Response:
+    signed = signed_query(expires, signature)
     link = SignedLink(
         "PUT",
         key,
-        expires,
+        signed.expires,
         content_type=content_type,
         upload_id=upload_id,
         part_number=part_number,
     )
-    _verify(storage, link, signature)
+    with link_errors():
+        storage.verify_link(link, signed.signature)
     # As on S3, a link signed for a content type takes only that one.
     sent_type = request.headers.get("content-type")
     if content_type is not None and sent_type != content_type:
@@ -118,26 +165,10 @@ async def upload_object(
     if link.part() is not None:
         limit = min(limit, MAX_PART_BYTES)
     _refuse_declared_size(request, limit)
-    with _no_such_object():
+    with no_such_object():
         writer = await to_thread.run_sync(_open_writer, storage, link, sent_type)
         await _receive(request.stream(), writer, limit)
     return Response(headers={"ETag": writer.etag})
-
-
-def _verify(storage: LocalStorage, link: SignedLink, signature: str) -> None:
-    try:
-        storage.verify_link(link, signature)
-    except InvalidLinkError as error:
-        raise PermissionDeniedError(str(error)) from error
-
-
-@contextmanager
-def _no_such_object() -> Iterator[None]:
-    """A key that leads nowhere (or out of the root) is, to the holder of a link, missing."""
-    try:
-        yield
-    except (ObjectNotFoundError, InvalidKeyError) as error:
-        raise NotFoundError("Nothing is stored at this link.") from error
 
 
 def _refuse_declared_size(request: Request, limit: int) -> None:

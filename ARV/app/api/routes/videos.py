@@ -44,6 +44,9 @@ def _detail(result: VideoDetail) -> VideoDetailResponse:
         {
             **VideoResponse.model_validate(result.video).model_dump(),
             "renditions": [RenditionResponse.model_validate(r) for r in result.renditions],
+            "pending_renditions": [
+                RenditionResponse.model_validate(r) for r in result.pending_renditions
+            ],
             "job": job,
         }
     )

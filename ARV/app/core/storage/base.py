@@ -86,6 +86,12 @@ def attachment_disposition(filename: str) -> str:
     return f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+def immutable_cache_control(max_age: int) -> str:
+    """`Cache-Control` for bytes that never change under their key, cached for `max_age`
+    seconds (the link's remaining life: past it, the URL no longer authorises anything)."""
+    return f"public, max-age={max(0, max_age)}, immutable"
+
+
 def company_prefix(company_id: uuid.UUID) -> str:
     """Every tenant-owned object lives under this prefix."""
     return f"companies/{company_id}/"
@@ -152,8 +158,13 @@ class StorageProvider(ABC):
         *,
         filename: str | None = None,
         content_type: str | None = None,
+        immutable: bool = False,
     ) -> str:
-        """An absolute URL anyone holding it may GET (with Range) until it expires."""
+        """An absolute URL anyone holding it may GET (with Range) until it expires.
+
+        `immutable`: the caller promises the key's bytes never change (outputs are written
+        once under keys of their own), so responses may be cached for the link's lifetime
+        without revalidation."""
 
     @abstractmethod
     def upload_url(self, key: str, expires_in: int, content_type: str | None = None) -> str:

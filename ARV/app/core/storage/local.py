@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, ParamSpec, TypeVar
 from urllib.parse import quote, urlencode
 
-from app.core.security import hmac_sign, hmac_verify
+from app.core.security import hmac_sign, verify_link_signature
 from app.core.storage.base import (
     InvalidKeyError,
     InvalidUploadError,
@@ -69,14 +69,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class InvalidLinkError(StorageError):
-    """A link's signature does not match what it claims to allow."""
-
-
-class ExpiredLinkError(InvalidLinkError):
-    """A genuine link, used after its expiry."""
-
-
 def _disk_errors(method: Callable[P, R]) -> Callable[P, R]:
     """Report the operating system's failures (disk full, permissions) as StorageError."""
 
@@ -101,6 +93,8 @@ class SignedLink:
     content_type: str | None = None
     upload_id: str | None = None
     part_number: int | None = None
+    # The bytes under `key` never change: served with an immutable Cache-Control.
+    immutable: bool = False
 
     def part(self) -> tuple[str, int] | None:
         """(upload id, part number) when the link is for one part of a multipart upload."""
@@ -118,6 +112,7 @@ class SignedLink:
             "content_type": self.content_type,
             "upload_id": self.upload_id,
             "part_number": self.part_number,
+            "immutable": "true" if self.immutable else None,
         }
         return {name: str(value) for name, value in params.items() if value is not None}
 
@@ -314,9 +309,15 @@ class LocalStorage(StorageProvider):
         *,
         filename: str | None = None,
         content_type: str | None = None,
+        immutable: bool = False,
     ) -> str:
         link = SignedLink(
-            "GET", _checked_key(key), _expiry(expires_in), filename, content_type=content_type
+            "GET",
+            _checked_key(key),
+            _expiry(expires_in),
+            filename,
+            content_type=content_type,
+            immutable=immutable,
         )
         return self.url_for(link)
 
@@ -329,10 +330,8 @@ class LocalStorage(StorageProvider):
         return f"{self._public_base_url}{OBJECTS_PATH}{quote(link.key)}?{urlencode(query)}"
 
     def verify_link(self, link: SignedLink, signature: str) -> None:
-        if not hmac_verify(self._signing_key, link.message(), signature):
-            raise InvalidLinkError("The link's signature does not match; ask for a new link.")
-        if link.expires < time.time():
-            raise ExpiredLinkError("This link has expired; ask for a new one.")
+        """Raises `InvalidLinkError` (or `ExpiredLinkError`) from `app.core.security`."""
+        verify_link_signature(self._signing_key, link.message(), signature, link.expires)
 
     # Multipart uploads
     @_disk_errors

@@ -31,6 +31,7 @@ from app.core.storage.base import (
     StorageProvider,
     UploadedPart,
     attachment_disposition,
+    immutable_cache_control,
     validate_folder_prefix,
     validate_key,
     validate_prefix,
@@ -246,8 +247,11 @@ class S3Storage(StorageProvider):
         *,
         filename: str | None = None,
         content_type: str | None = None,
+        immutable: bool = False,
     ) -> str:
         params = {"Bucket": self.bucket, "Key": validate_key(key)}
+        if immutable:
+            params["ResponseCacheControl"] = immutable_cache_control(expires_in)
         if filename:
             params["ResponseContentDisposition"] = attachment_disposition(filename)
         if content_type:

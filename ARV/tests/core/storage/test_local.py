@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.security import InvalidLinkError
 from app.core.storage import InvalidKeyError, LocalStorage, ObjectNotFoundError, StorageError
 from app.core.storage.local import INTERNAL_DIR, MIN_PART_BYTES, SignedLink
 
@@ -173,7 +174,7 @@ def test_links_are_bound_to_what_they_allow(storage: LocalStorage) -> None:
         SignedLink("GET", KEY, expires, "b.mp4"),
         SignedLink("GET", KEY, expires, "a.mp4", content_type="text/html"),
     ):
-        with pytest.raises(StorageError, match="signature"):
+        with pytest.raises(InvalidLinkError, match="signature"):
             storage.verify_link(altered, signature)
 
 
