@@ -17,6 +17,7 @@ from app.core.storage import build_storage
 from app.middleware.metrics import MetricsMiddleware, RequestMetrics
 from app.middleware.request_context import RequestContextMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
+from app.middleware.unstorable_input import UnstorableInputMiddleware
 from app.schemas.common import ErrorResponse
 
 VERSION = "0.1.0"
@@ -90,7 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
 
     # Added innermost first: a request passes security headers, CORS, request context,
-    # metrics, then gzip, then the router.
+    # metrics, gzip, the unstorable-text check, then the router.
+    app.add_middleware(UnstorableInputMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=settings.GZIP_MINIMUM_SIZE)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)

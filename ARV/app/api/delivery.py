@@ -52,7 +52,8 @@ class SignedQuery:
 
 def signed_query(expires: str | None, signature: str | None) -> SignedQuery:
     """The link's expiry and signature, both present and well formed, or 403."""
-    if not expires or not signature or not expires.isdigit():
+    # isdigit() alone admits "²" or "٣", which int() refuses or reads as another number.
+    if not expires or not signature or not (expires.isascii() and expires.isdigit()):
         raise LinkInvalidError("This link is not signed; ask for a new link.")
     return SignedQuery(int(expires), signature)
 

@@ -57,16 +57,22 @@ async def _app_error(_: Request, exc: AppError) -> JSONResponse:
     return error_response(exc.code, exc.message, details=exc.details, headers=exc.headers)
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-    problems = [
-        {"loc": list(err["loc"]), "message": err["msg"], "type": err["type"]}
-        for err in exc.errors()
-    ]
+def validation_error_response(problems: list[dict[str, Any]]) -> JSONResponse:
+    """422 with one `{"loc", "message", "type"}` entry per problem (400 for broken JSON)."""
     if any(problem["type"] == "json_invalid" for problem in problems):
         return error_response(
             ErrorCode.MALFORMED_REQUEST, "The request body is not valid JSON.", details=problems
         )
     return error_response(ErrorCode.VALIDATION_ERROR, "The request is not valid.", details=problems)
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    return validation_error_response(
+        [
+            {"loc": list(err["loc"]), "message": err["msg"], "type": err["type"]}
+            for err in exc.errors()
+        ]
+    )
 
 
 async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -175,4 +175,13 @@ def hmac_sign(key: bytes, message: bytes) -> str:
 
 def hmac_verify(key: bytes, message: bytes, signature: str) -> bool:
     """Constant-time: how long a refusal takes reveals nothing about the right signature."""
-    return hmac.compare_digest(hmac_sign(key, message).encode(), signature.encode())
+    return secrets_equal(hmac_sign(key, message), signature)
+
+
+def secrets_equal(expected: str, presented: str) -> bool:
+    """Constant-time comparison of a secret we issued (ASCII) with one a client presented,
+    which may be any text: anything but ASCII of the same length is simply unequal, never
+    an error (`compare_digest` raises on non-ASCII `str`)."""
+    if len(presented) != len(expected) or not presented.isascii():
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), presented.encode("ascii"))

@@ -1,5 +1,6 @@
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
@@ -12,6 +13,18 @@ OpaqueToken = Field(min_length=16, max_length=200)
 class LoginRequest(RequestSchema):
     email: EmailStr = Field(max_length=320)
     password: PasswordInput
+
+
+class PasswordLoginForm(RequestSchema):
+    """The OAuth2 password grant's form (RFC 6749 §4.3.2), as the docs' Authorize button
+    sends it; `username` is the email address."""
+
+    grant_type: Literal["password"] | None = None
+    username: str = Field(min_length=1, max_length=320)
+    password: PasswordInput
+    scope: str = Field(default="", max_length=1000)
+    client_id: str | None = Field(default=None, max_length=200)
+    client_secret: str | None = Field(default=None, max_length=200)
 
 
 class RefreshRequest(RequestSchema):

@@ -2,19 +2,63 @@
 
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    UrlConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from app.utils.text import first_unstorable
 
 
 class RequestSchema(BaseModel):
     """Base for request bodies: unknown fields are refused, so a client cannot set
-    `company_id`, a role or a status by adding a field."""
+    `company_id`, a role or a status by adding a field; text the database cannot store
+    (NUL, lone surrogates) is refused anywhere in the body, nested models included."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unstorable_text(cls, data: Any) -> Any:
+        found = first_unstorable(data)
+        if found is not None:
+            location, reason = found
+            raise PydanticCustomError(
+                "unstorable_text",
+                "{location} {reason}",
+                {"location": location or "the value", "reason": reason},
+            )
+        return data
 
 
 # Passwords are taken exactly as typed: the request-wide whitespace stripping must not apply.
 PasswordInput = Annotated[
     str, StringConstraints(strip_whitespace=False, min_length=1, max_length=200)
+]
+
+
+URL_MAX_LENGTH = 2048
+
+
+def _fits_once_normalised(url: HttpUrl) -> HttpUrl:
+    # Normalising can lengthen a URL many times over (punycode hosts, percent-encoded
+    # paths): what is stored, and answered, is the normalised form, so that is what must fit.
+    if len(str(url)) > URL_MAX_LENGTH:
+        raise ValueError(f"the URL is longer than {URL_MAX_LENGTH} characters once encoded")
+    return url
+
+
+# An http(s) URL that is accepted only if its stored, normalised form is one the API can
+# answer with again.
+WebUrl = Annotated[
+    HttpUrl, UrlConstraints(max_length=URL_MAX_LENGTH), AfterValidator(_fits_once_normalised)
 ]
 
 

@@ -2,10 +2,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from app.core.permissions import Role
-from app.schemas.common import RequestSchema, ResponseSchema
+from app.schemas.common import RequestSchema, ResponseSchema, WebUrl
 from app.schemas.user import UserResponse
 
 HexColor = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
@@ -14,7 +14,7 @@ HexColor = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
 class Branding(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    logo_url: HttpUrl | None = None
+    logo_url: WebUrl | None = None
     primary_color: str | None = HexColor
     accent_color: str | None = HexColor
 

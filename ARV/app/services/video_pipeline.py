@@ -53,7 +53,7 @@ from app.services.video_outputs import (
     retire,
     swap_in_pending,
 )
-from app.services.video_service import settle_cancelled
+from app.services.video_service import lock_job, settle_cancelled
 from app.utils.clock import utcnow
 from app.utils.ffmpeg import (
     FfmpegCancelled,
@@ -213,10 +213,10 @@ class VideoPipeline:
     def fail(self, job_id: uuid.UUID, stage: PipelineStage, reason: str) -> None:
         """Mark the job and its video failed, with the reason and the stage, at once."""
         with session_scope(self.sessions) as db:
-            job = db.get(VideoJob, job_id, with_for_update=True)
-            if job is None:
+            locked = lock_job(db, job_id)
+            if locked is None:
                 return
-            video = db.get_one(Video, job.video_id)
+            job, video = locked
             job.status = JobStatus.FAILED
             job.last_error = reason
             job.finished_at = utcnow()
@@ -283,8 +283,7 @@ class VideoPipeline:
 
     def _finish_cancelled(self, job: ClaimedJob) -> None:
         with session_scope(self.sessions) as db:
-            row = db.get_one(VideoJob, job.id, with_for_update=True)
-            video = db.get_one(Video, job.video_id)
+            row, video = _locked(db, job.id)
             for rendition in _renditions(db, video.id, RenditionStatus.ENCODING):
                 rendition.status = RenditionStatus.WAITING
                 rendition.percent = 0.0
@@ -611,8 +610,7 @@ class _JobRun:
         if not self.in_place and facts.hls:
             master_key = self._write_master_playlist(facts)
         with session_scope(self.sessions) as db:
-            job = db.get_one(VideoJob, self.job.id, with_for_update=True)
-            video = db.get_one(Video, self.job.video_id)
+            job, video = _locked(db, self.job.id)
             job.status = JobStatus.SUCCEEDED
             job.finished_at = utcnow()
             job.lease_expires_at = None
@@ -692,6 +690,13 @@ class _JobRun:
             row = _rendition(db, self.job.video_id, name, live=self.in_place)
             for field, value in values.items():
                 setattr(row, field, value)
+
+
+def _locked(db: Session, job_id: uuid.UUID) -> tuple[VideoJob, Video]:
+    locked = lock_job(db, job_id)
+    if locked is None:
+        raise LookupError(f"video job {job_id} is gone")
+    return locked
 
 
 def _renditions(

@@ -17,7 +17,12 @@ from app.background_tasks.names import (
     VIDEO_RUN_JOB,
 )
 from app.core.config import Settings
-from app.core.exceptions import ConflictError, UnsupportedMediaTypeError, ValidationFailedError
+from app.core.exceptions import (
+    ConflictError,
+    ErrorCode,
+    UnsupportedMediaTypeError,
+    ValidationFailedError,
+)
 from app.core.task_queue import enqueue_after_commit
 from app.models.storage import FileStatus, StoredFile
 from app.models.video import (
@@ -67,10 +72,27 @@ class MediaLinks:
     storyboard_vtt: str | None
 
 
+class VideoBusyError(ConflictError):
+    code = ErrorCode.VIDEO_BUSY
+    default_message = "This video is already being processed; cancel that first or wait for it."
+
+
 def new_job(
     db: Session, video: Video, kind: JobKind, settings: Settings, target: str | None = None
 ) -> VideoJob:
-    """Queue a job; the task is sent once the transaction commits."""
+    """Queue a job; the task is sent once the transaction commits.
+
+    Every transaction that changes a video's jobs locks the video's row first (callers
+    here, the pipeline through `lock_job`): job requests for one video take turns, and one
+    never waits on another's job row while holding what that one needs (a deadlock)."""
+    db.execute(select(Video.id).where(Video.id == video.id).with_for_update())
+    active = db.scalar(
+        select(VideoJob.id).where(
+            VideoJob.video_id == video.id, VideoJob.status.in_(ACTIVE_JOB_STATUSES)
+        )
+    )
+    if active is not None:
+        raise VideoBusyError(details={"job_id": str(active)})
     task_id = str(uuid.uuid4())
     job = VideoJob(
         company_id=video.company_id,
@@ -85,10 +107,8 @@ def new_job(
     try:
         with db.begin_nested():
             db.add(job)
-    except IntegrityError as error:
-        raise ConflictError(
-            "This video is already being processed; cancel that first or wait for it."
-        ) from error
+    except IntegrityError as error:  # the unique index, should the lock ever be skipped
+        raise VideoBusyError() from error
     enqueue_after_commit(db, VIDEO_RUN_JOB, [str(job.id)], queue=QUEUE_MEDIA, task_id=task_id)
     return job
 
@@ -279,6 +299,18 @@ def queue_position(db: Session, job: VideoJob) -> int | None:
         .where(VideoJob.status == JobStatus.QUEUED, VideoJob.queued_at < job.queued_at)
     )
     return (ahead or 0) + 1
+
+
+def lock_job(db: Session, job_id: uuid.UUID) -> tuple[VideoJob, Video] | None:
+    """A job and its video, both locked for change, the video first: the order requests
+    take to create or cancel a job, so a worker finishing a job and a request acting on
+    its video wait for each other in turn instead of deadlocking."""
+    video_id = db.scalar(select(VideoJob.video_id).where(VideoJob.id == job_id))
+    if video_id is None:
+        return None
+    video = db.get_one(Video, video_id, with_for_update=True)
+    job = db.get_one(VideoJob, job_id, with_for_update=True, populate_existing=True)
+    return job, video
 
 
 def settle_cancelled(db: Session, video: Video, job: VideoJob) -> None:

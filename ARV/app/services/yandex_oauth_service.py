@@ -8,7 +8,6 @@ one whose verified email Yandex confirms, else a new account.
 """
 
 import logging
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +27,13 @@ from app.core.exceptions import (
     ErrorCode,
     ServiceUnavailableError,
 )
-from app.core.security import hash_token, new_opaque_token, new_pkce_verifier, pkce_challenge
+from app.core.security import (
+    hash_token,
+    new_opaque_token,
+    new_pkce_verifier,
+    pkce_challenge,
+    secrets_equal,
+)
 from app.models.auth import OAuthState
 from app.models.user import EMAIL_MAX_LENGTH, User, UserIdentity
 from app.services.auth_service import AuthService, IssuedTokens
@@ -159,7 +164,9 @@ class YandexOAuthService:
         cookie: without it, anyone holding a valid state and code could sign a victim's
         browser into the attacker's account (login CSRF)."""
         self._ensure_enabled()
-        if not browser_state or not secrets.compare_digest(browser_state, state):
+        if not state.isascii():  # every state we issue is URL-safe ASCII
+            raise OAuthStateError()
+        if not browser_state or not secrets_equal(state, browser_state):
             raise OAuthStateError("This sign-in was started in another browser; start again.")
         verifier = self._claim_state(state)
         with _claim_kept_on_refusal():

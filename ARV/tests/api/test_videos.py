@@ -397,7 +397,7 @@ def test_reprocess_waits_for_the_active_job(
     client: TestClient, tenant: Tenant, db: Session, video: dict[str, Any]
 ) -> None:
     busy = post(client, tenant, video["id"], "reprocess")
-    assert_error(busy, 409, "conflict")
+    assert_error(busy, 409, "video_busy")
     assert len(jobs_of(db, video["id"])) == 1
 
     finish_jobs(db, video["id"], JobStatus.FAILED)
@@ -426,7 +426,7 @@ def test_refused_reprocess_changes_nothing(
     row = video_row(db, video["id"])
     row.status, row.stage = VideoStatus.PLAYABLE, PipelineStage.LADDER
     db.flush()
-    assert_error(post(client, tenant, video["id"], "reprocess"), 409, "conflict")
+    assert_error(post(client, tenant, video["id"], "reprocess"), 409, "video_busy")
     row = video_row(db, video["id"])
     assert (row.status, row.stage) == (VideoStatus.PLAYABLE, PipelineStage.LADDER)
 
@@ -462,7 +462,8 @@ def test_refused_reencode_leaves_the_rendition_done(
     client: TestClient, tenant: Tenant, db: Session, video: dict[str, Any]
 ) -> None:
     rendition = add_rendition(db, tenant, video["id"], "720p")
-    assert_error(post(client, tenant, video["id"], "renditions/720p/reencode"), 409, "conflict")
+    reencode = post(client, tenant, video["id"], "renditions/720p/reencode")
+    assert_error(reencode, 409, "video_busy")
     fresh(db)
     assert db.get_one(VideoRendition, rendition.id).status == RenditionStatus.DONE
 

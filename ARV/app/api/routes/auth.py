@@ -3,8 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Depends, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Cookie, Depends, Form, Response, status
 
 from app.api.deps import AuthServiceDep, CurrentPrincipal, CurrentUser, SettingsDep
 from app.api.rate_limits import limit_per_ip
@@ -13,6 +12,7 @@ from app.core.exceptions import AuthenticationError
 from app.schemas.auth import (
     AcceptedResponse,
     LoginRequest,
+    PasswordLoginForm,
     PasswordReset,
     PasswordResetRequest,
     RefreshRequest,
@@ -89,7 +89,7 @@ def login(
     responses=UNAUTHORIZED | LIMITED,
 )
 def login_form(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[PasswordLoginForm, Form()],
     auth: AuthServiceDep,
     settings: SettingsDep,
     response: Response,
