@@ -1,0 +1,307 @@
+"""The fuzzing gate: schemathesis generates requests for every operation of the OpenAPI
+document and sends them, from two concurrent clients, to a real uvicorn on PostgreSQL and
+Redis, with the optional integrations configured as production has them (Yandex sign-in
+against the fake Yandex, S3 against moto). No answer may be a server error, and every
+answer must match the schema the document promises.
+
+Requests are made as the owner of a seeded company, with every path id pinned to one of
+its real objects so they reach route bodies rather than 404s, then once more without
+credentials. The document is read at run time: a new route is fuzzed without editing this
+file, and a path parameter nobody pinned fails the test instead of being skipped.
+
+Bounded in time (FUZZ_SECONDS, 3 minutes in all by default). The seed is fixed in CI and
+random elsewhere; both passes print it with their case count. To replay a failure:
+`FUZZ_SEED=<seed> .venv/bin/pytest ARV/tests/test_fuzz_api.py`.
+"""
+
+import json
+import os
+import random
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import Settings
+from app.core.permissions import Role
+from app.core.security import create_access_token
+from app.models import AuthSession, Company
+from app.utils.clock import utcnow
+from tests.conftest import ADMIN_DATABASE_URL, RUN_ID, TEST_REDIS_URL
+from tests.support.databases import create_database, drop_database, migrate
+from tests.support.factories import add_member, make_user, make_video
+from tests.support.fake_yandex import CLIENT_ID, CLIENT_SECRET, FakeYandex
+from tests.support.processes import (
+    VENV_BIN,
+    free_port,
+    project_env,
+    running,
+    uvicorn_command,
+    wait_until,
+)
+from tests.support.s3_server import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, s3_client
+
+pytestmark = pytest.mark.integration
+
+CI_SEED = 20261129
+CHECKS = "not_a_server_error,response_schema_conformance"
+CLIENTS = 2
+TOTAL_SECONDS = int(os.environ.get("FUZZ_SECONDS", "170"))
+# Operations that would end the fuzzing owner's standing in the seeded company, after which
+# every later request is a 404: they are fuzzed in the unauthenticated pass only.
+SELF_DESTRUCTIVE = (
+    "DELETE /api/v1/companies/{company_id}",
+    "POST /api/v1/companies/{company_id}/leave",
+)
+
+
+def fuzz_seed() -> int:
+    if "FUZZ_SEED" in os.environ:
+        return int(os.environ["FUZZ_SEED"])
+    if os.environ.get("CI") == "true":
+        return CI_SEED
+    return random.randrange(2**31)
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str
+    owner_token: str
+    pinned: dict[str, str]
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def fuzz_database(settings: Settings) -> Iterator[str]:
+    """A database of the fuzzer's own (it commits whatever it generates), dropped after."""
+    url = make_url(settings.DATABASE_URL).set(database=f"arv_fuzz_{RUN_ID}")
+    rendered = url.render_as_string(hide_password=False)
+    create_database(ADMIN_DATABASE_URL, rendered)
+    engine = create_engine(rendered)
+    with engine.connect() as connection:
+        migrate(connection, "upgrade", "head")
+    engine.dispose()
+    yield rendered
+    drop_database(ADMIN_DATABASE_URL, rendered)
+
+
+@pytest.fixture(scope="module")
+def fake_yandex() -> Iterator[FakeYandex]:
+    fake = FakeYandex()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def target(
+    fuzz_database: str,
+    settings: Settings,
+    s3_endpoint: str,
+    fake_yandex: FakeYandex,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Target]:
+    bucket = f"fuzz-{uuid.uuid4().hex}"
+    s3_client(s3_endpoint).create_bucket(Bucket=bucket)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = project_env(
+        DATABASE_URL=fuzz_database,
+        REDIS_URL=TEST_REDIS_URL,
+        API_PUBLIC_URL=base_url,
+        STORAGE_PROVIDER="s3",
+        S3_ENDPOINT_URL=s3_endpoint,
+        S3_BUCKET=bucket,
+        S3_ACCESS_KEY_ID=S3_ACCESS_KEY_ID,
+        S3_SECRET_ACCESS_KEY=S3_SECRET_ACCESS_KEY,
+        YANDEX_CLIENT_ID=CLIENT_ID,
+        YANDEX_CLIENT_SECRET=CLIENT_SECRET,
+        YANDEX_REDIRECT_URI=f"{base_url}/api/v1/auth/yandex/callback",
+        YANDEX_AUTHORIZE_URL=f"{fake_yandex.base_url}/authorize",
+        YANDEX_TOKEN_URL=f"{fake_yandex.base_url}/token",
+        YANDEX_USERINFO_URL=f"{fake_yandex.base_url}/info",
+        # Limits would answer most generated sign-ins 429 before any route code runs.
+        AUTH_RATE_LIMIT_PER_IP="1000000",
+        VIEWER_RATE_LIMIT_PER_IP="1000000",
+    )
+    log = tmp_path_factory.mktemp("fuzz") / "api.log"
+    with running(uvicorn_command(port), env, log):
+        wait_until(lambda: _answers(f"{base_url}/health"), 30, "the API")
+        engine = create_engine(fuzz_database)
+        with sessionmaker(bind=engine, expire_on_commit=False)() as db:
+            owner_token, pinned = _seed(db, settings)
+            db.commit()
+        engine.dispose()
+        pinned |= _seed_through_api(base_url, owner_token, pinned, s3_endpoint, bucket)
+        yield Target(base_url, owner_token, pinned, log)
+
+
+def test_fuzz_as_the_owner_of_a_company(target: Target, tmp_path: Path) -> None:
+    document = httpx2.get(f"{target.base_url}/openapi.json", timeout=10).json()
+    unpinned = _path_parameters(document) - target.pinned.keys()
+    assert not unpinned, f"path parameters nobody pins (add them to the seed): {unpinned}"
+    operations = _operations(document)
+    assert set(SELF_DESTRUCTIVE) <= operations, "an excluded operation no longer exists"
+    excluded = [arg for name in SELF_DESTRUCTIVE for arg in ("--exclude-name", name)]
+    _fuzz(
+        target,
+        tmp_path,
+        "owner",
+        seconds=TOTAL_SECONDS * 3 // 4,
+        extra=["-H", f"Authorization: Bearer {target.owner_token}", *excluded],
+    )
+
+
+def test_fuzz_without_credentials(target: Target, tmp_path: Path) -> None:
+    _fuzz(target, tmp_path, "anonymous", seconds=TOTAL_SECONDS // 4, extra=[])
+
+
+def _fuzz(target: Target, folder: Path, name: str, *, seconds: int, extra: list[str]) -> None:
+    seed = fuzz_seed()
+    config = folder / "schemathesis.toml"
+    config.write_text(_config(target.pinned))
+    report = folder / "report.json"
+    command = [
+        str(VENV_BIN / "schemathesis"),
+        "--config-file",
+        str(config),
+        "run",
+        f"{target.base_url}/openapi.json",
+        "--checks",
+        CHECKS,
+        "--workers",
+        str(CLIENTS),
+        "--seed",
+        str(seed),
+        "--max-time",
+        str(max(seconds, 1)),
+        "--request-timeout",
+        "30",
+        "--suppress-health-check",
+        "all",
+        "--generation-database",
+        "none",
+        "--report",
+        "json",
+        "--report-json-path",
+        str(report),
+        "--no-color",
+        *extra,
+    ]
+    started = time.monotonic()
+    result = subprocess.run(
+        command, capture_output=True, text=True, check=False, timeout=900, cwd=folder
+    )
+    elapsed = time.monotonic() - started
+    cases = _case_count(report)
+    print(f"\nfuzz[{name}]: seed {seed}, {cases} cases in {elapsed:.0f} s")  # noqa: T201
+    assert result.returncode == 0, (
+        f"schemathesis found failures (seed {seed}; replay with FUZZ_SEED={seed}).\n"
+        f"{result.stdout[-20000:]}\n{result.stderr[-3000:]}\n"
+        f"API log tail:\n{target.log.read_text()[-5000:]}"
+    )
+    assert cases > 0
+
+
+def _config(pinned: dict[str, str]) -> str:
+    lines = ["[parameters]"]
+    lines += [f'"path.{name}" = {json.dumps(value)}' for name, value in sorted(pinned.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _path_parameters(document: dict[str, Any]) -> set[str]:
+    return {
+        parameter["name"]
+        for item in document["paths"].values()
+        for operation in item.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "path"
+    }
+
+
+def _operations(document: dict[str, Any]) -> set[str]:
+    return {
+        f"{method.upper()} {path}" for path, item in document["paths"].items() for method in item
+    }
+
+
+def _case_count(report: Path) -> int:
+    if not report.exists():
+        return 0
+    return int(json.loads(report.read_text())["test_cases"]["generated"])
+
+
+def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
+    """The owner, their company on the plan with every feature, a member, a second
+    session of the owner's, and a video with its file."""
+    owner = make_user(db)
+    company = Company(name="Fuzz Postcards", slug=f"fuzz-{uuid.uuid4().hex[:8]}", settings={})
+    company.plan = "business"
+    db.add(company)
+    db.flush()
+    add_member(db, company, owner, Role.OWNER)
+    member = make_user(db)
+    add_member(db, company, member, Role.EDITOR)
+    now = utcnow()
+    signed_in = AuthSession(user_id=owner.id, expires_at=now + timedelta(days=1))
+    other_device = AuthSession(user_id=owner.id, expires_at=now + timedelta(days=1))
+    db.add_all([signed_in, other_device])
+    db.flush()
+    video = make_video(db, company)
+    token, _ = create_access_token(settings, owner.id, signed_in.id, now)
+    return token, {
+        "company_id": str(company.id),
+        "user_id": str(member.id),
+        "session_id": str(other_device.id),
+        "video_id": str(video.id),
+        "file_id": str(video.file_id),
+        "rendition": "720p",
+    }
+
+
+def _seed_through_api(
+    base_url: str, token: str, pinned: dict[str, str], s3_endpoint: str, bucket: str
+) -> dict[str, str]:
+    """What is made most simply the way a client makes it: an invitation, an AR content
+    with a schedule entry, and a playlist in storage for the media route."""
+    company = f"{base_url}/api/v1/companies/{pinned['company_id']}"
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = httpx2.post(url, json=body, headers=headers, timeout=30)
+        assert response.status_code == 201, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    invitation = post(f"{company}/invitations", {"email": "guest@example.com"})
+    content = post(f"{company}/ar-contents", {"name": "Postcard"})
+    entry = post(
+        f"{company}/ar-contents/{content['id']}/schedule", {"video_id": pinned["video_id"]}
+    )
+    key = f"companies/{pinned['company_id']}/videos/{pinned['video_id']}/hls/master.m3u8"
+    s3_client(s3_endpoint).put_object(
+        Bucket=bucket, Key=key, Body=b"#EXTM3U\n#EXT-X-VERSION:3\n360p/index.m3u8\n"
+    )
+    return {
+        "invitation_id": invitation["id"],
+        "content_id": content["id"],
+        "entry_id": entry["id"],
+        "key": key,
+    }
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx2.get(url, timeout=2).status_code == 200
+    except httpx2.HTTPError:
+        return False
