@@ -53,6 +53,8 @@ pytest_plugins = [
     "tests.support.s3_server",
     "tests.support.media",
     "tests.support.pipeline",
+    "tests.support.mailbox",
+    "tests.support.smtp_server",
 ]
 
 

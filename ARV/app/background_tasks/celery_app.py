@@ -18,6 +18,7 @@ from app.background_tasks.names import (
     ANALYTICS_PURGE_EVENTS,
     ANALYTICS_ROLL_UP,
     AUTH_PURGE_EXPIRED,
+    OUTBOX_SWEEP,
     QUEUE_DEFAULT,
     STORAGE_PURGE_ABANDONED_UPLOADS,
     VIDEO_PURGE_SUPERSEDED,
@@ -33,11 +34,13 @@ TASK_MODULES = [
     "app.background_tasks.storage_tasks",
     "app.background_tasks.video_tasks",
     "app.background_tasks.analytics_tasks",
+    "app.background_tasks.notification_tasks",
 ]
 HOURLY = 3600.0
 WATCHDOG_EVERY_SECONDS = 60.0
 PURGE_EVERY_SECONDS = 600.0
 ROLLUP_EVERY_SECONDS = 60.0
+OUTBOX_SWEEP_EVERY_SECONDS = 60.0
 
 
 def _broker_options(settings: Settings) -> dict[str, Any]:
@@ -110,6 +113,7 @@ def build_config(settings: Settings) -> dict[str, Any]:
             ),
             "roll-up-playback-stats": _periodic(ANALYTICS_ROLL_UP, ROLLUP_EVERY_SECONDS),
             "purge-expired-playback-events": _periodic(ANALYTICS_PURGE_EVENTS, HOURLY),
+            "sweep-outbox": _periodic(OUTBOX_SWEEP, OUTBOX_SWEEP_EVERY_SECONDS),
         },
         "timezone": "UTC",
         "enable_utc": True,

@@ -19,3 +19,6 @@ VIDEO_PURGE_SUPERSEDED = "videos.purge_superseded"
 
 ANALYTICS_ROLL_UP = "analytics.roll_up"
 ANALYTICS_PURGE_EVENTS = "analytics.purge_events"
+
+OUTBOX_DELIVER = "outbox.deliver"
+OUTBOX_SWEEP = "outbox.sweep"

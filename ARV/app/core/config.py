@@ -6,6 +6,7 @@ Every setting is typed and documented in the README's configuration table. Defau
 """
 
 import json
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -18,6 +19,15 @@ DEFAULT_VAR_DIR = ARV_DIR / "var"
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-in-production"  # noqa: S105
 MIN_PRODUCTION_SECRET_LENGTH = 32
 MIN_PRODUCTION_HASH_ROUNDS = 12
+
+
+class SmtpSecurity(StrEnum):
+    STARTTLS = "starttls"  # plain connection upgraded with STARTTLS (submission, port 587)
+    SSL = "ssl"  # TLS from the first byte (port 465)
+    NONE = "none"  # no encryption: a relay on the same host or private network only
+
+
+DEFAULT_SMTP_PORTS = {SmtpSecurity.STARTTLS: 587, SmtpSecurity.SSL: 465, SmtpSecurity.NONE: 25}
 
 
 class Settings(BaseSettings):
@@ -103,6 +113,25 @@ class Settings(BaseSettings):
     PASSWORD_RESET_TTL_MINUTES: int = Field(default=60, ge=5)
     INVITATION_TTL_DAYS: int = Field(default=7, ge=1, le=90)
 
+    # Outgoing email. Without SMTP_HOST, messages are written under VAR_DIR/mail instead.
+    SMTP_HOST: str | None = None
+    # Unset: 587 for starttls, 465 for ssl, 25 for none.
+    SMTP_PORT: int | None = Field(default=None, ge=1, le=65535)
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: SecretStr | None = None
+    SMTP_SECURITY: SmtpSecurity = SmtpSecurity.STARTTLS
+    MAIL_FROM: str = "ARVlite <no-reply@arvlite.local>"
+    # The outbox (emails and, later, other notifications): a message that cannot be
+    # delivered is retried with exponential backoff and jitter from OUTBOX_RETRY_BASE_SECONDS,
+    # and dead-lettered after OUTBOX_MAX_ATTEMPTS attempts or a permanent refusal.
+    OUTBOX_MAX_ATTEMPTS: int = Field(default=8, ge=1, le=50)
+    OUTBOX_RETRY_BASE_SECONDS: float = Field(default=30.0, ge=0.1, le=3600)
+    OUTBOX_RETRY_MAX_SECONDS: float = Field(default=3600.0, ge=1, le=86400)
+    # How long one delivery attempt may hold a message before it counts as lost.
+    OUTBOX_LEASE_SECONDS: int = Field(default=300, ge=60, le=3600)
+    # A message still waiting this long after it was due lost its task: the sweep re-sends it.
+    OUTBOX_SWEEP_AFTER_SECONDS: int = Field(default=120, ge=1, le=86400)
+
     YANDEX_CLIENT_ID: str | None = None
     YANDEX_CLIENT_SECRET: SecretStr | None = None
     YANDEX_REDIRECT_URI: str | None = None
@@ -142,7 +171,15 @@ class Settings(BaseSettings):
             raise ValueError('must be JSON such as {"2026-11": "<secret>"}') from error
 
     @field_validator(
-        "REDIS_URL", "S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL", "S3_BUCKET", mode="before"
+        "REDIS_URL",
+        "S3_ENDPOINT_URL",
+        "S3_PUBLIC_ENDPOINT_URL",
+        "S3_BUCKET",
+        "SMTP_HOST",
+        "SMTP_PORT",
+        "SMTP_USERNAME",
+        "SMTP_PASSWORD",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -233,6 +270,10 @@ class Settings(BaseSettings):
     @property
     def mail_dir(self) -> Path:
         return self.VAR_DIR / "mail"
+
+    @property
+    def smtp_port(self) -> int:
+        return self.SMTP_PORT or DEFAULT_SMTP_PORTS[self.SMTP_SECURITY]
 
     @property
     def is_sqlite(self) -> bool:

@@ -5,17 +5,16 @@ and run in FastAPI's threadpool. Services `flush()`; only `session_scope()` (req
 tasks, scripts) commits, and it rolls back on any error.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import get_settings
-from app.core.exceptions import AppError
 
 
 def build_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
@@ -52,20 +51,41 @@ def get_session_factory() -> sessionmaker[Session]:
 
 @contextmanager
 def session_scope(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error (except a domain error
-    that asks to keep its changes), always close."""
+    """One unit of work: commit on success, roll back on any error, always close."""
     session = (factory or get_session_factory())()
     try:
         yield session
         session.commit()
-    except AppError as error:
-        session.commit() if error.keep_changes else session.rollback()
-        raise
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def separate_unit_of_work(db: Session) -> Iterator[Session]:
+    """A unit of work beside `db`'s, on the same database, committed when the block ends
+    whatever becomes of `db`'s transaction. (Bound like `db`: to the engine in production,
+    a connection of its own; to the test's connection in tests, a savepoint there.)"""
+    factory = sessionmaker(
+        bind=db.get_bind(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    with session_scope(factory) as session:
+        yield session
+
+
+def refuse_with_record(
+    db: Session, error: Exception, record: Callable[[Session], object]
+) -> NoReturn:
+    """Refuse with `error`, leaving only what `record` writes (a failed sign-in in the audit
+    log, a session revoked for token reuse). `db`'s own work is rolled back first, so the
+    record never waits on a lock `db` holds; the record then commits in its own unit of
+    work, and the error propagates as any other."""
+    db.rollback()
+    with separate_unit_of_work(db) as own:
+        record(own)
+    raise error
 
 
 def insert_on_conflict(db: Session, model: type[Any]) -> postgresql.Insert | sqlite.Insert:

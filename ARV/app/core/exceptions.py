@@ -71,14 +71,10 @@ class AppError(Exception):
         *,
         details: Any = None,
         headers: dict[str, str] | None = None,
-        keep_changes: bool = False,
     ) -> None:
         self.message = message or self.default_message
         self.details = details
         self.headers = headers or {}
-        # The refusal is itself a fact to record (a failed sign-in in the audit log, a
-        # session revoked for token reuse): the unit of work commits before it propagates.
-        self.keep_changes = keep_changes
         super().__init__(self.message)
 
 
@@ -127,15 +123,8 @@ class AuthenticationError(AppError):
     code = ErrorCode.UNAUTHENTICATED
     default_message = "Authentication required."
 
-    def __init__(
-        self, message: str | None = None, *, details: Any = None, keep_changes: bool = False
-    ) -> None:
-        super().__init__(
-            message,
-            details=details,
-            headers={"WWW-Authenticate": "Bearer"},
-            keep_changes=keep_changes,
-        )
+    def __init__(self, message: str | None = None, *, details: Any = None) -> None:
+        super().__init__(message, details=details, headers={"WWW-Authenticate": "Bearer"})
 
 
 class ValidationFailedError(AppError):

@@ -5,8 +5,9 @@ from app.models.audit import AuditLog
 from app.models.auth import AuthSession, OAuthState, OneTimeToken, RefreshToken, TokenPurpose
 from app.models.base import Base
 from app.models.company import Company, Invitation, Membership
+from app.models.outbox import OutboxMessage, OutboxStatus
 from app.models.storage import FileStatus, StoredFile
-from app.models.user import User, UserIdentity
+from app.models.user import Language, User, UserIdentity
 from app.models.video import (
     JobKind,
     JobStatus,
@@ -35,9 +36,12 @@ __all__ = [
     "Invitation",
     "JobKind",
     "JobStatus",
+    "Language",
     "Membership",
     "OAuthState",
     "OneTimeToken",
+    "OutboxMessage",
+    "OutboxStatus",
     "PipelineStage",
     "PlaybackEventKind",
     "RefreshToken",

@@ -1,12 +1,20 @@
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamped, UUIDPrimaryKey
+from app.models.base import Base, Timestamped, UUIDPrimaryKey, string_enum
 
 EMAIL_MAX_LENGTH = 320
+
+
+class Language(StrEnum):
+    """The languages the emails are written in."""
+
+    EN = "en"
+    RU = "ru"
 
 
 class User(UUIDPrimaryKey, Timestamped, Base):
@@ -21,6 +29,9 @@ class User(UUIDPrimaryKey, Timestamped, Base):
     email_verified_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
+    language: Mapped[Language] = mapped_column(
+        string_enum(Language, "language", length=8), default=Language.EN, server_default="en"
+    )
 
     @property
     def is_verified(self) -> bool:

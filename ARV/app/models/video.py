@@ -5,7 +5,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy import text as sql_text
 from sqlalchemy import true as sql_true
 from sqlalchemy.orm import Mapped, mapped_column
@@ -18,6 +27,7 @@ from app.models.base import (
     UUIDPrimaryKey,
     string_enum,
 )
+from app.models.lease import Leased, LeaseStates
 
 
 class VideoStatus(StrEnum):
@@ -137,7 +147,7 @@ class VideoRendition(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
     finished_at: Mapped[datetime | None]
 
 
-class VideoJob(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
+class VideoJob(UUIDPrimaryKey, TenantOwned, Leased, Timestamped, Base):
     """One unit of media work. A worker claims it with a conditional UPDATE that takes a
     lease; a redelivered task, or the watchdog after the lease ran out, may claim it again
     until `max_attempts` is spent."""
@@ -154,6 +164,9 @@ class VideoJob(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
             sqlite_where=sql_text("status IN ('queued', 'running')"),
         ),
     )
+    lease_states = LeaseStates(
+        waiting=JobStatus.QUEUED, held=JobStatus.RUNNING, failed=JobStatus.FAILED
+    )
 
     video_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("videos.id", ondelete="CASCADE"), index=True
@@ -162,15 +175,16 @@ class VideoJob(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
     # The rendition to re-encode, for RENDITION jobs.
     target: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[JobStatus] = mapped_column(string_enum(JobStatus, "job_status"))
-    attempts: Mapped[int] = mapped_column(default=0)
-    max_attempts: Mapped[int]
-    task_id: Mapped[str | None] = mapped_column(String(64))
-    lease_expires_at: Mapped[datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(default=False)
-    last_error: Mapped[str | None] = mapped_column(Text)
     queued_at: Mapped[datetime]
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
+
+    @classmethod
+    def claimable(cls, now: datetime) -> ColumnElement[bool]:
+        return cls.cancel_requested.is_(False)
+
+    @property
+    def may_run_again(self) -> bool:
+        return super().may_run_again and not self.cancel_requested
 
 
 class VideoOutputPurge(UUIDPrimaryKey, TenantOwned, Timestamped, Base):

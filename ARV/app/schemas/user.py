@@ -3,6 +3,7 @@ from datetime import datetime
 
 from pydantic import EmailStr, Field
 
+from app.models.user import Language
 from app.schemas.common import PasswordInput, RequestSchema, ResponseSchema
 
 NEW_PASSWORD_RULES = "At least 8 characters and at most 72 bytes; not a common password."  # noqa: S105
@@ -14,11 +15,17 @@ class UserResponse(ResponseSchema):
     full_name: str
     is_verified: bool
     is_superuser: bool
+    language: Language = Field(description="The language of the emails you receive.")
     created_at: datetime
 
 
 class UserUpdate(RequestSchema):
-    full_name: str = Field(min_length=1, max_length=200)
+    """Send only what changes."""
+
+    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    language: Language | None = Field(
+        default=None, description="The language of the emails you receive."
+    )
 
 
 class PasswordChange(RequestSchema):

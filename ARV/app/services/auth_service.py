@@ -9,9 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
-from app.core.events import on_commit
+from app.core.database import refuse_with_record
 from app.core.exceptions import AuthenticationError, NotFoundError, ValidationFailedError
-from app.core.mail import FileMailer, OutgoingEmail
 from app.core.security import (
     PASSWORD_MAX_BYTES,
     PASSWORD_MIN_LENGTH,
@@ -23,10 +22,11 @@ from app.core.security import (
     verify_password,
 )
 from app.models.auth import AuthSession, OneTimeToken, RefreshToken, TokenPurpose
-from app.models.user import User
-from app.services import emails
+from app.models.user import Language, User
 from app.services.audit_service import AuditService
+from app.services.claims import claim_once
 from app.services.context import RequestMeta
+from app.services.emails import Emails
 from app.services.login_throttle import LoginThrottle
 from app.services.user_service import EmailTakenError, UserService
 from app.utils.clock import utcnow
@@ -57,11 +57,13 @@ class AuthService:
         self.throttle = throttle
         self.users = UserService(db)
         self.audit = AuditService(db)
-        self.mailer = FileMailer(settings.mail_dir)
+        self.emails = Emails(db, settings)
 
     # -- sign-up and sign-in -------------------------------------------------------------
 
-    def register(self, email: str, password: str, full_name: str) -> None:
+    def register(
+        self, email: str, password: str, full_name: str, language: Language = Language.EN
+    ) -> None:
         """Create the account, or tell the owner of an existing one by email. The answer
         is the same either way, so sign-up never reveals which addresses have accounts."""
         self.check_password(password, email, field="password")
@@ -70,10 +72,10 @@ class AuthService:
             # Spend the same hashing time as a real sign-up, so the response time does not
             # reveal that the address has an account either.
             hash_password(password)
-            self._send(emails.account_exists_email(self.settings, existing.email))
+            self.emails.account_exists(existing.email, existing.language)
             return
         try:
-            user = self.users.create(email, password, full_name=full_name)
+            user = self.users.create(email, password, full_name=full_name, language=language)
         except EmailTakenError:
             return  # a concurrent sign-up took the address; answer as for any taken one
         self._audit("user.registered", user)
@@ -84,15 +86,19 @@ class AuthService:
         user = self.users.get_by_email(email)
         if user is None or not verify_password(password, user.hashed_password):
             self.throttle.record_failure(email)
-            self.audit.record(
-                "auth.login_failed",
-                entity_type="user",
-                entity_id=user.id if user else None,
-                actor_user_id=None,
-                meta=self.meta,
-                changes={"email_known": user is not None},
+            user_id = user.id if user else None
+            refuse_with_record(
+                self.db,
+                AuthenticationError(INVALID_CREDENTIALS),
+                lambda own: AuditService(own).record(
+                    "auth.login_failed",
+                    entity_type="user",
+                    entity_id=user_id,
+                    actor_user_id=None,
+                    meta=self.meta,
+                    changes={"email_known": user_id is not None},
+                ),
             )
-            raise AuthenticationError(INVALID_CREDENTIALS, keep_changes=True)
         if not user.is_active:
             raise AuthenticationError("This account is disabled.")
         self.throttle.record_success(email)
@@ -132,12 +138,13 @@ class AuthService:
         return self._issue(session, now)
 
     def _claim(self, token: RefreshToken, now: datetime) -> bool:
-        # Conditional update: of two concurrent refreshes with one token, exactly one wins.
-        claimed = self.db.scalar(
-            update(RefreshToken)
-            .where(RefreshToken.id == token.id, RefreshToken.rotated_at.is_(None))
-            .values(rotated_at=now)
-            .returning(RefreshToken.id)
+        # Of two concurrent refreshes with one token, exactly one wins.
+        claimed = claim_once(
+            self.db,
+            RefreshToken.rotated_at,
+            RefreshToken.id == token.id,
+            now=now,
+            returning=RefreshToken.id,
         )
         self.db.refresh(token)
         return claimed is not None
@@ -146,18 +153,22 @@ class AuthService:
         grace = timedelta(seconds=self.settings.REFRESH_REUSE_GRACE_SECONDS)
         if token.rotated_at is not None and now - token.rotated_at <= grace:
             return  # two tabs refreshing at once: the later one gets its own new token
-        self._revoke(session, "refresh_token_reuse", now)
-        self.audit.record(
-            "auth.refresh_token_reused",
-            entity_type="session",
-            entity_id=session.id,
-            actor_user_id=session.user_id,
-            meta=self.meta,
-        )
+        session_id, user_id = session.id, session.user_id
+
+        def revoke_the_family(own: Session) -> None:
+            self._revoke(own.get_one(AuthSession, session_id), "refresh_token_reuse", now)
+            AuditService(own).record(
+                "auth.refresh_token_reused",
+                entity_type="session",
+                entity_id=session_id,
+                actor_user_id=user_id,
+                meta=self.meta,
+            )
+
         logger.warning(
-            "refresh token reuse; session revoked", extra={"session_id": str(session.id)}
+            "refresh token reuse; session revoked", extra={"session_id": str(session_id)}
         )
-        raise AuthenticationError(INVALID_REFRESH, keep_changes=True)
+        refuse_with_record(self.db, AuthenticationError(INVALID_REFRESH), revoke_the_family)
 
     def _issue(self, session: AuthSession, now: datetime) -> IssuedTokens:
         refresh_token = new_opaque_token()
@@ -250,7 +261,7 @@ class AuthService:
             TokenPurpose.RESET_PASSWORD,
             timedelta(minutes=self.settings.PASSWORD_RESET_TTL_MINUTES),
         )
-        self._send(emails.password_reset_email(self.settings, user.email, token))
+        self.emails.password_reset(user.email, user.language, token)
 
     def reset_password(self, token: str, new: str) -> None:
         record = self._use_one_time_token(token, TokenPurpose.RESET_PASSWORD)
@@ -265,6 +276,7 @@ class AuthService:
         self.check_password(password, user.email)
         user.hashed_password = hash_password(password)
         user.password_changed_at = utcnow()
+        self.emails.password_changed(user.email, user.language)
 
     # -- email verification --------------------------------------------------------------
 
@@ -285,7 +297,7 @@ class AuthService:
             TokenPurpose.VERIFY_EMAIL,
             timedelta(hours=self.settings.EMAIL_VERIFICATION_TTL_HOURS),
         )
-        self._send(emails.verification_email(self.settings, user.email, token))
+        self.emails.verification(user.email, user.language, token)
 
     # -- single-use tokens ---------------------------------------------------------------
 
@@ -302,27 +314,19 @@ class AuthService:
         return token
 
     def _use_one_time_token(self, token: str, purpose: TokenPurpose) -> OneTimeToken:
-        now = utcnow()
-        # Marked used with a conditional update, so a token works once even under races.
-        record: OneTimeToken | None = self.db.scalar(
-            update(OneTimeToken)
-            .where(
-                OneTimeToken.token_hash == hash_token(token),
-                OneTimeToken.purpose == purpose,
-                OneTimeToken.used_at.is_(None),
-                OneTimeToken.expires_at > now,
-            )
-            .values(used_at=now)
-            .returning(OneTimeToken)
+        matches = OneTimeToken.token_hash == hash_token(token), OneTimeToken.purpose == purpose
+        record = claim_once(
+            self.db,
+            OneTimeToken.used_at,
+            *matches,
+            expires=OneTimeToken.expires_at,
+            returning=OneTimeToken,
         )
         if record is None:
             raise ValidationFailedError("This link is invalid, expired or already used.")
         return record
 
     # -- helpers -------------------------------------------------------------------------
-
-    def _send(self, email: OutgoingEmail) -> None:
-        on_commit(self.db, lambda: self.mailer.send(email))
 
     def _audit(self, action: str, user: User) -> None:
         self.audit.record(

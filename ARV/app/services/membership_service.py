@@ -3,11 +3,10 @@
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from app.core.config import Settings
-from app.core.events import on_commit
 from app.core.exceptions import (
     ConflictError,
     NotFoundError,
@@ -15,14 +14,14 @@ from app.core.exceptions import (
     QuotaExceededError,
     ValidationFailedError,
 )
-from app.core.mail import FileMailer
 from app.core.permissions import Role
 from app.core.security import hash_token, new_opaque_token
 from app.models.company import Company, Invitation, Membership
 from app.models.user import User
-from app.services import emails
 from app.services.audit_service import AuditService
+from app.services.claims import claim_once
 from app.services.context import CompanyContext, RequestMeta
+from app.services.emails import Emails
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.plans import limits_for
 from app.services.user_service import normalize_email
@@ -191,11 +190,12 @@ class MembershipService:
             raise ConflictError("This person is already a member.")
 
     def _send_invitation(self, invitation: Invitation, token: str) -> None:
-        email = emails.invitation_email(
-            self.settings, invitation.email, token, self.ctx.company.name, invitation.role.value
+        # In the invitee's language if they have an account, else in the inviter's.
+        invitee = self.db.scalar(select(User).where(User.email == invitation.email))
+        language = invitee.language if invitee else self.ctx.user.language
+        Emails(self.db, self.settings).invitation(
+            invitation.email, language, token, self.ctx.company.name, invitation.role.value
         )
-        mailer = FileMailer(self.settings.mail_dir)
-        on_commit(self.db, lambda: mailer.send(email))
 
     def _audit(
         self, action: str, entity: Membership | Invitation, before: object, after: object
@@ -217,18 +217,14 @@ def accept_invitation(
 ) -> tuple[Company, Membership]:
     """Join the company an invitation is for. The signed-in user's email must be the
     invited one, so a forwarded link cannot be used by somebody else."""
-    now = utcnow()
-    invitation = db.scalar(
-        update(Invitation)
-        .where(
-            Invitation.token_hash == hash_token(token),
-            Invitation.accepted_at.is_(None),
-            Invitation.revoked_at.is_(None),
-            Invitation.expires_at > now,
-            Invitation.email == user.email,
-        )
-        .values(accepted_at=now)
-        .returning(Invitation)
+    invitation = claim_once(
+        db,
+        Invitation.accepted_at,
+        Invitation.token_hash == hash_token(token),
+        Invitation.revoked_at.is_(None),
+        Invitation.email == user.email,
+        expires=Invitation.expires_at,
+        returning=Invitation,
     )
     company = db.get(Company, invitation.company_id) if invitation else None
     if invitation is None or company is None or company.is_deleted:

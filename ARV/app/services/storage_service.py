@@ -7,14 +7,16 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from app.background_tasks.names import QUEUE_DEFAULT, STORAGE_CHECKSUM, STORAGE_PURGE_FILE
 from app.core.config import Settings
+from app.core.database import refuse_with_record
 from app.core.exceptions import (
+    AppError,
     ConflictError,
     PayloadTooLargeError,
     QuotaExceededError,
@@ -258,20 +260,19 @@ class FileService(StorageTenantService):
                 details={"part_size_bytes": stored.part_size_bytes},
             ) from error
         if info.size != stored.size_bytes:
-            self._discard(stored)
-            raise ValidationFailedError(
-                f"The parts hold {info.size} bytes but the upload declared {stored.size_bytes}; "
-                "start a new upload.",
-                details={"received_bytes": info.size, "declared_bytes": stored.size_bytes},
-                keep_changes=True,
+            self._discard(
+                stored,
+                ValidationFailedError(
+                    f"The parts hold {info.size} bytes but the upload declared "
+                    f"{stored.size_bytes}; start a new upload.",
+                    details={"received_bytes": info.size, "declared_bytes": stored.size_bytes},
+                ),
             )
         head = self.storage.open_read(stored.storage_key, 0, SNIFF_BYTES - 1).read()
         try:
             stored.content_type = accepted_content_type(head)
         except UnsupportedMediaTypeError as error:
-            self._discard(stored)
-            error.keep_changes = True
-            raise
+            self._discard(stored, error)
         stored.status = FileStatus.AVAILABLE
         stored.upload_id = None
         stored.upload_expires_at = None
@@ -291,14 +292,15 @@ class FileService(StorageTenantService):
         elsewhere): forget it too, freeing its quota, and say so."""
         try:
             yield
-        except ObjectNotFoundError as error:
-            self.db.delete(stored)
-            raise ConflictError(
-                "This upload is no longer in storage (it expired or was aborted); its "
-                "reserved space is freed. Start a new upload.",
-                details={"file_id": str(stored.id)},
-                keep_changes=True,
-            ) from error
+        except ObjectNotFoundError:
+            self._forget(
+                stored,
+                ConflictError(
+                    "This upload is no longer in storage (it expired or was aborted); its "
+                    "reserved space is freed. Start a new upload.",
+                    details={"file_id": str(stored.id)},
+                ),
+            )
 
     # Deleting
     def delete(self, file_id: uuid.UUID) -> None:
@@ -352,9 +354,19 @@ class FileService(StorageTenantService):
                 details={"missing_parts": missing[:100], "expected_parts": len(expected)},
             )
 
-    def _discard(self, stored: StoredFile) -> None:
+    def _discard(self, stored: StoredFile, refusal: AppError) -> NoReturn:
+        """The upload arrived but cannot be kept: delete its bytes and forget it."""
         self.storage.delete(stored.storage_key)
-        self.db.delete(stored)
+        self._forget(stored, refusal)
+
+    def _forget(self, stored: StoredFile, refusal: AppError) -> NoReturn:
+        """Refuse with `refusal`, deleting the upload's row for good (freeing its quota)."""
+        file_id = stored.id
+        refuse_with_record(
+            self.db,
+            refusal,
+            lambda own: own.execute(delete(StoredFile).where(StoredFile.id == file_id)),
+        )
 
     def _filtered(self, statement: Select[Any], filters: FileFilters) -> Select[Any]:
         if filters.status:

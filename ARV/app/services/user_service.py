@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from app.core.exceptions import ConflictError
 from app.core.security import hash_password
-from app.models.user import User
+from app.models.user import Language, User
 from app.utils.clock import utcnow
 
 
@@ -33,6 +33,7 @@ class UserService:
         full_name: str = "",
         is_superuser: bool = False,
         verified: bool = False,
+        language: Language = Language.EN,
     ) -> User:
         if self.get_by_email(email) is not None:
             raise EmailTakenError()
@@ -42,6 +43,7 @@ class UserService:
             full_name=full_name,
             is_superuser=is_superuser,
             email_verified_at=utcnow() if verified else None,
+            language=language,
         )
         try:
             with self.db.begin_nested():
@@ -53,6 +55,7 @@ class UserService:
             raise EmailTakenError() from error
         return user
 
-    def update_profile(self, user: User, full_name: str) -> User:
-        user.full_name = full_name
+    def update_profile(self, user: User, full_name: str | None, language: Language | None) -> User:
+        user.full_name = full_name if full_name is not None else user.full_name
+        user.language = language or user.language
         return user

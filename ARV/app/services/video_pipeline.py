@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,8 +41,9 @@ from app.models.video import (
     VideoRendition,
     VideoStatus,
 )
+from app.services import leases
 from app.services.plans import Feature, limits_for
-from app.services.video_jobs import ClaimedJob, claim_job, hand_back, renew_lease
+from app.services.video_jobs import ClaimedJob, claim_job, renew_lease
 from app.services.video_outputs import (
     discard_pending,
     job_output_prefix,
@@ -200,9 +201,11 @@ class VideoPipeline:
             if error.permanent:
                 self.fail(job.id, run.stage, error.reason)
                 return Outcome("failed")
-            return self._retry_or_give_up(job, run.stage, error.reason)
+            return self._retry_or_give_up(job, task_id, run.stage, error.reason)
         except TRANSIENT_ERRORS as error:
-            return self._retry_or_give_up(job, run.stage, f"{type(error).__name__}: {error}")
+            return self._retry_or_give_up(
+                job, task_id, run.stage, f"{type(error).__name__}: {error}"
+            )
         except WorkerStopping:
             self._hand_back(job, task_id)
             raise
@@ -217,10 +220,7 @@ class VideoPipeline:
             if locked is None:
                 return
             job, video = locked
-            job.status = JobStatus.FAILED
-            job.last_error = reason
-            job.finished_at = utcnow()
-            job.lease_expires_at = None
+            leases.fail(job, reason)
             for rendition in _renditions(db, video.id, RenditionStatus.ENCODING):
                 rendition.status = RenditionStatus.FAILED
                 rendition.error = reason
@@ -241,7 +241,7 @@ class VideoPipeline:
             job = db.get(VideoJob, job_id)
             if job is None or job.status not in ACTIVE_JOB_STATUSES:
                 return False
-            if job.attempts < job.max_attempts:
+            if not leases.out_of_attempts(job):
                 return False
             stage = db.get_one(Video, job.video_id).stage
             reason = _gave_up(job.attempts, job.last_error)
@@ -251,16 +251,14 @@ class VideoPipeline:
     def _unclaimed(self, job_id: uuid.UUID) -> Outcome:
         return Outcome("failed") if self.give_up(job_id) else Outcome("skipped")
 
-    def _retry_or_give_up(self, job: ClaimedJob, stage: PipelineStage, reason: str) -> Outcome:
+    def _retry_or_give_up(
+        self, job: ClaimedJob, task_id: str, stage: PipelineStage, reason: str
+    ) -> Outcome:
         if job.attempts >= job.max_attempts:
             self.fail(job.id, stage, _gave_up(job.attempts, reason))
             return Outcome("failed")
         with session_scope(self.sessions) as db:
-            db.execute(
-                update(VideoJob)
-                .where(VideoJob.id == job.id)
-                .values(status=JobStatus.QUEUED, lease_expires_at=None, last_error=reason)
-            )
+            leases.release(db, VideoJob, job.id, task_id, reason)
         delay = min(MAX_RETRY_DELAY_SECONDS, 10 * 2 ** (job.attempts - 1))
         logger.info("video job will retry", extra={"job_id": str(job.id), "reason": reason})
         return Outcome("retry", retry_in=delay)
@@ -271,7 +269,7 @@ class VideoPipeline:
         by `task_id`, and the redelivered message takes it all the same."""
         try:
             with session_scope(self.sessions) as db:
-                if hand_back(db, job.id, task_id, WORKER_STOPPED):
+                if leases.hand_back(db, VideoJob, job.id, task_id, WORKER_STOPPED):
                     for rendition in _renditions(db, job.video_id, RenditionStatus.ENCODING):
                         rendition.status = RenditionStatus.WAITING
                         rendition.percent = 0.0

@@ -10,7 +10,7 @@ from app.background_tasks.names import QUEUE_MEDIA, VIDEO_RUN_JOB
 from app.core.storage import StorageProvider
 from app.core.task_queue import enqueue_after_commit
 from app.models.video import Video, VideoJob
-from app.services.video_jobs import Recovery, recover_expired_jobs
+from app.services.leases import Recovery, recover_expired
 from app.services.video_outputs import video_prefix
 from app.services.video_service import settle_cancelled
 
@@ -18,7 +18,7 @@ from app.services.video_service import settle_cancelled
 def recover(db: Session, now: datetime) -> Recovery:
     """Re-send jobs whose lease expired; settle those cancelled meanwhile. Jobs out of
     attempts are returned for the pipeline to fail with their reason."""
-    recovery = recover_expired_jobs(db, now)
+    recovery = recover_expired(db, VideoJob, now)
     for job_id, task_id in recovery.requeued:
         enqueue_after_commit(db, VIDEO_RUN_JOB, [str(job_id)], queue=QUEUE_MEDIA, task_id=task_id)
     exhausted = []

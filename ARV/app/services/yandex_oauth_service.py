@@ -8,18 +8,17 @@ one whose verified email Yandex confirms, else a new account.
 """
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
+from app.core.database import separate_unit_of_work
 from app.core.exceptions import (
     AppError,
     AuthenticationError,
@@ -37,6 +36,7 @@ from app.core.security import (
 from app.models.auth import OAuthState
 from app.models.user import EMAIL_MAX_LENGTH, User, UserIdentity
 from app.services.auth_service import AuthService, IssuedTokens
+from app.services.claims import claim_once
 from app.services.user_service import normalize_email
 from app.utils.clock import utcnow
 
@@ -169,26 +169,24 @@ class YandexOAuthService:
         if not browser_state or not secrets_equal(state, browser_state):
             raise OAuthStateError("This sign-in was started in another browser; start again.")
         verifier = self._claim_state(state)
-        with _claim_kept_on_refusal():
-            profile = self._fetch_profile(code, verifier)
-            user = self._sign_in_user(profile)
+        profile = self._fetch_profile(code, verifier)
+        user = self._sign_in_user(profile)
         self._audit("auth.login", user)
         return self.auth.start_session(user)
 
     def _claim_state(self, state: str) -> str:
         # One conditional update: of two callbacks with one state, exactly one gets through.
-        now = utcnow()
-        verifier: str | None = self.db.scalar(
-            update(OAuthState)
-            .where(
+        # Claimed in a unit of work of its own, committed at once: the state stays used
+        # even when this sign-in is then refused, so a link works once.
+        with separate_unit_of_work(self.db) as own:
+            verifier = claim_once(
+                own,
+                OAuthState.used_at,
                 OAuthState.state_hash == hash_token(state),
                 OAuthState.provider == PROVIDER,
-                OAuthState.used_at.is_(None),
-                OAuthState.expires_at > now,
+                expires=OAuthState.expires_at,
+                returning=OAuthState.code_verifier,
             )
-            .values(used_at=now)
-            .returning(OAuthState.code_verifier)
-        )
         if verifier is None:
             raise OAuthStateError()
         return verifier
@@ -320,19 +318,6 @@ class YandexOAuthService:
             meta=self.auth.meta,
             changes={"provider": PROVIDER},
         )
-
-
-@contextmanager
-def _claim_kept_on_refusal() -> Iterator[None]:
-    """Once claimed, a state stays used even when sign-in is refused: a link works once.
-
-    Only the claim is kept, because every refusal inside happens before any other write.
-    """
-    try:
-        yield
-    except AppError as error:
-        error.keep_changes = True
-        raise
 
 
 def _send(http: httpx.Client, request: httpx.Request) -> httpx.Response:

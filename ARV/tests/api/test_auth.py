@@ -14,7 +14,7 @@ from app.core.config import Settings
 from app.models import AuditLog, AuthSession, OneTimeToken, RefreshToken, User
 from app.utils.clock import utcnow
 from tests.support.factories import DEFAULT_PASSWORD, make_user, unique_email
-from tests.support.mailbox import body, last_token, messages_to
+from tests.support.mailbox import Mailbox, body
 
 STRONG = "a-much-better-passphrase"
 
@@ -37,7 +37,9 @@ def refresh(client: TestClient, token: str) -> Any:
 # -- registration ------------------------------------------------------------------------
 
 
-def test_register_then_login_before_verification(client: TestClient, settings: Settings) -> None:
+def test_register_then_login_before_verification(
+    client: TestClient, settings: Settings, mailbox: Mailbox
+) -> None:
     email = unique_email("new")
     response = client.post(
         "/api/v1/auth/register",
@@ -49,18 +51,21 @@ def test_register_then_login_before_verification(client: TestClient, settings: S
     assert me["email"] == email
     assert me["is_verified"] is False
     assert "hashed_password" not in me
-    assert len(messages_to(settings.mail_dir, email)) == 1
+    assert len(mailbox.messages_to(email)) == 1
 
 
 def test_register_does_not_reveal_existing_accounts(
-    client: TestClient, db: Session, settings: Settings
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    mailbox: Mailbox,
 ) -> None:
     existing = make_user(db)
     fresh = unique_email()
     taken = client.post("/api/v1/auth/register", json={"email": existing.email, "password": STRONG})
     new = client.post("/api/v1/auth/register", json={"email": fresh, "password": STRONG})
     assert (taken.status_code, taken.json()) == (new.status_code, new.json())
-    notice = messages_to(settings.mail_dir, existing.email)
+    notice = mailbox.messages_to(existing.email)
     assert [m["Subject"] for m in notice] == ["Someone tried to sign up with your email"]
     assert db.scalar(select(User.hashed_password).where(User.email == existing.email)) == (
         existing.hashed_password
@@ -330,13 +335,15 @@ def test_change_password_signs_out_other_devices(client: TestClient, db: Session
     login(client, user.email, STRONG)
 
 
-def test_password_reset_flow(client: TestClient, db: Session, settings: Settings) -> None:
+def test_password_reset_flow(
+    client: TestClient, db: Session, settings: Settings, mailbox: Mailbox
+) -> None:
     user = make_user(db, verified=False)
     other_device = login(client, user.email)
     assert (
         client.post("/api/v1/auth/password/forgot", json={"email": user.email}).status_code == 202
     )
-    token = last_token(settings.mail_dir, user.email)
+    token = mailbox.last_token(user.email)
 
     reset = client.post(
         "/api/v1/auth/password/reset", json={"token": token, "new_password": STRONG}
@@ -353,20 +360,25 @@ def test_password_reset_flow(client: TestClient, db: Session, settings: Settings
 
 
 def test_forgot_password_for_unknown_email_looks_the_same(
-    client: TestClient, settings: Settings
+    client: TestClient,
+    settings: Settings,
+    mailbox: Mailbox,
 ) -> None:
     email = unique_email()
     response = client.post("/api/v1/auth/password/forgot", json={"email": email})
     assert response.status_code == 202
-    assert messages_to(settings.mail_dir, email) == []
+    assert mailbox.messages_to(email) == []
 
 
 def test_expired_reset_token_is_refused(
-    client: TestClient, db: Session, settings: Settings
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    mailbox: Mailbox,
 ) -> None:
     user = make_user(db)
     client.post("/api/v1/auth/password/forgot", json={"email": user.email})
-    token = last_token(settings.mail_dir, user.email)
+    token = mailbox.last_token(user.email)
     for record in db.scalars(select(OneTimeToken).where(OneTimeToken.user_id == user.id)):
         record.expires_at = utcnow() - timedelta(seconds=1)
     db.flush()
@@ -380,14 +392,17 @@ def test_expired_reset_token_is_refused(
 
 
 def test_verify_email_with_the_emailed_token(
-    client: TestClient, db: Session, settings: Settings
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    mailbox: Mailbox,
 ) -> None:
     user = make_user(db, verified=False)
     tokens = login(client, user.email)
     assert (
         client.post("/api/v1/auth/verify-email/resend", headers=bearer(tokens)).status_code == 202
     )
-    token = last_token(settings.mail_dir, user.email)
+    token = mailbox.last_token(user.email)
     verified = client.post("/api/v1/auth/verify-email", json={"token": token})
     assert verified.status_code == 200
     assert verified.json()["is_verified"] is True
@@ -398,7 +413,11 @@ def test_verify_email_with_the_emailed_token(
 
 
 def test_passwords_and_tokens_never_reach_the_logs(
-    client: TestClient, db: Session, settings: Settings, caplog: pytest.LogCaptureFixture
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    mailbox: Mailbox,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     email = unique_email()
@@ -406,7 +425,7 @@ def test_passwords_and_tokens_never_reach_the_logs(
     tokens = login(client, email, STRONG)
     rotated = refresh(client, tokens["refresh_token"]).json()
     client.post("/api/v1/auth/password/forgot", json={"email": email})
-    reset_token = last_token(settings.mail_dir, email)
+    reset_token = mailbox.last_token(email)
     client.post("/api/v1/auth/login", json={"email": email, "password": "wrong-secret-value"})
 
     secrets = [
@@ -422,5 +441,5 @@ def test_passwords_and_tokens_never_reach_the_logs(
     logged = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
     for secret in secrets:
         assert secret not in logged
-    reset_mail = body(messages_to(settings.mail_dir, email)[-1])
+    reset_mail = body(mailbox.messages_to(email)[-1])
     assert reset_token in reset_mail  # it is in the email file, and only there

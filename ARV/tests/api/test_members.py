@@ -1,11 +1,8 @@
 """Members, roles, the last-owner rule, and invitations (email, accept, revoke, resend)."""
 
-import re
 import uuid
 from datetime import timedelta
-from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
 from typing import Any
 
 import httpx2
@@ -14,9 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.background_tasks.names import QUEUE_NOTIFICATIONS
 from app.core.config import Settings
 from app.core.permissions import Role
-from app.models import Membership
+from app.core.redis import get_redis
+from app.models import Membership, OutboxMessage, OutboxStatus
 from app.models.audit import AuditLog
 from app.models.company import Invitation
 from app.models.user import User
@@ -32,10 +31,11 @@ from tests.support.factories import (
     make_user,
     unique_email,
 )
+from tests.support.mailbox import Mailbox, tokens
+from tests.support.mailbox import body as text_of
 
 COMPANIES = "/api/v1/companies"
 ACCEPT = "/api/v1/invitations/accept"
-TOKEN_LINE = re.compile(r"^Token: (\S+)$", re.MULTILINE)
 
 
 def assert_error(response: httpx2.Response, status: int, code: str) -> dict[str, Any]:
@@ -50,31 +50,21 @@ def assert_error(response: httpx2.Response, status: int, code: str) -> dict[str,
 # -- mail --------------------------------------------------------------------------------
 
 
-def mails_to(settings: Settings, recipient: str) -> list[EmailMessage]:
-    """Messages written under settings.mail_dir to `recipient` (other tests write there
-    too, so always filter by the To header)."""
-    if not settings.mail_dir.exists():
-        return []
-    parser = BytesParser(policy=policy.default)
-    messages = [
-        parser.parsebytes(path.read_bytes()) for path in sorted(settings.mail_dir.glob("*.eml"))
-    ]
-    return [message for message in messages if message["To"] == recipient]
+def mails_to(mailbox: Mailbox, recipient: str) -> list[EmailMessage]:
+    return mailbox.messages_to(recipient)
 
 
-def tokens_to(settings: Settings, recipient: str) -> set[str]:
-    tokens: set[str] = set()
-    for message in mails_to(settings, recipient):
-        content = message.get_content()
-        assert isinstance(content, str)
-        tokens.update(TOKEN_LINE.findall(content))
-    return tokens
+def tokens_to(mailbox: Mailbox, recipient: str) -> set[str]:
+    found: set[str] = set()
+    for message in mails_to(mailbox, recipient):
+        found.update(tokens(message))
+    return found
 
 
-def only_token(settings: Settings, recipient: str) -> str:
-    tokens = tokens_to(settings, recipient)
-    assert len(tokens) == 1, tokens
-    return tokens.pop()
+def only_token(mailbox: Mailbox, recipient: str) -> str:
+    found = tokens_to(mailbox, recipient)
+    assert len(found) == 1, found
+    return found.pop()
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -374,7 +364,12 @@ def test_a_deleted_company_is_gone_even_for_support(
 
 @pytest.mark.parametrize("by", [Role.OWNER, Role.ADMIN])
 def test_invite_creates_an_open_invitation_and_mails_a_token(
-    client: TestClient, db: Session, settings: Settings, team: Tenant, by: Role
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    team: Tenant,
+    by: Role,
+    mailbox: Mailbox,
 ) -> None:
     email = unique_email("invitee")
     response = client.post(
@@ -392,11 +387,11 @@ def test_invite_creates_an_open_invitation_and_mails_a_token(
     assert "token" not in body
     assert "token_hash" not in body
 
-    messages = mails_to(settings, email)
+    messages = mails_to(mailbox, email)
     assert len(messages) == 1
     assert team.company.name in messages[0]["Subject"]
-    content = messages[0].get_content()
-    token = only_token(settings, email)
+    content = text_of(messages[0])
+    token = only_token(mailbox, email)
     assert f"accept-invitation?token={token}" in content
     assert "as editor" in content
 
@@ -409,7 +404,9 @@ def test_invite_creates_an_open_invitation_and_mails_a_token(
     assert entry.entity_id == body["id"]
 
 
-def test_unverified_inviter_is_refused(client: TestClient, db: Session, settings: Settings) -> None:
+def test_unverified_inviter_is_refused(
+    client: TestClient, db: Session, settings: Settings, mailbox: Mailbox
+) -> None:
     owner = make_user(db, verified=False)
     company = make_company(db, owner)
     email = unique_email("invitee")
@@ -419,11 +416,14 @@ def test_unverified_inviter_is_refused(client: TestClient, db: Session, settings
         headers=auth_headers(db, settings, owner),
     )
     assert_error(response, 403, "permission_denied")
-    assert mails_to(settings, email) == []
+    assert mails_to(mailbox, email) == []
 
 
 def test_duplicate_open_invitation_is_a_conflict(
-    client: TestClient, settings: Settings, team: Tenant
+    client: TestClient,
+    settings: Settings,
+    team: Tenant,
+    mailbox: Mailbox,
 ) -> None:
     email = unique_email("invitee")
     invite(client, team, email)
@@ -431,18 +431,21 @@ def test_duplicate_open_invitation_is_a_conflict(
         invitations_url(team), json={"email": email.upper()}, headers=team.headers[Role.ADMIN]
     )
     assert_error(response, 409, "conflict")
-    assert len(mails_to(settings, email)) == 1
+    assert len(mails_to(mailbox, email)) == 1
 
 
 def test_inviting_an_existing_member_is_a_conflict(
-    client: TestClient, settings: Settings, team: Tenant
+    client: TestClient,
+    settings: Settings,
+    team: Tenant,
+    mailbox: Mailbox,
 ) -> None:
     email = team.users[Role.EDITOR].email
     response = client.post(
         invitations_url(team), json={"email": email.upper()}, headers=team.headers[Role.OWNER]
     )
     assert_error(response, 409, "conflict")
-    assert mails_to(settings, email) == []
+    assert mails_to(mailbox, email) == []
 
 
 def test_admin_cannot_invite_an_owner_but_an_owner_can(
@@ -470,7 +473,9 @@ def test_invite_validates_its_input(
     assert_error(response, 422, "validation_error")
 
 
-def test_free_plan_seat_limit(client: TestClient, db: Session, settings: Settings) -> None:
+def test_free_plan_seat_limit(
+    client: TestClient, db: Session, settings: Settings, mailbox: Mailbox
+) -> None:
     owner = make_user(db)
     company = make_company(db, owner)
     assert company.plan == "free"
@@ -488,11 +493,14 @@ def test_free_plan_seat_limit(client: TestClient, db: Session, settings: Setting
     )
     # Three members and the third person's open invitation, which holds a seat.
     assert body["error"]["details"] == {"limit": 3, "used": 4}
-    assert mails_to(settings, fourth) == []
+    assert mails_to(mailbox, fourth) == []
 
 
 def test_open_invitations_cannot_push_a_company_past_its_seat_limit(
-    client: TestClient, db: Session, settings: Settings
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    mailbox: Mailbox,
 ) -> None:
     owner = make_user(db)
     company = make_company(db, owner)
@@ -511,7 +519,7 @@ def test_open_invitations_cannot_push_a_company_past_its_seat_limit(
         else:
             refusals.append(response)
     for email in invited:
-        token = only_token(settings, email)
+        token = only_token(mailbox, email)
         accepted = client.post(
             ACCEPT, json={"token": token}, headers=signed_in(db, settings, email)
         )
@@ -523,21 +531,25 @@ def test_open_invitations_cannot_push_a_company_past_its_seat_limit(
     assert_error(refusals[0], 402, "quota_exceeded")
 
 
-def test_invitation_mail_is_written_only_after_commit(
-    db: Session, settings: Settings, team: Tenant
+def test_invitation_mail_waits_in_the_outbox_and_its_task_leaves_after_commit(
+    db: Session, settings: Settings, team: Tenant, mailbox: Mailbox
 ) -> None:
     owner = team.users[Role.OWNER]
     ctx = CompanyContext(user=owner, company=team.company, role=Role.OWNER, meta=RequestMeta())
     email = unique_email("invitee")
+    broker = get_redis(settings.REDIS_URL or "")
     MembershipService(db, ctx, settings).invite(email, Role.VIEWER)
-    assert mails_to(settings, email) == []
+    queued = db.scalars(select(OutboxMessage).where(OutboxMessage.recipient == email)).one()
+    assert (queued.kind, queued.status) == ("invitation", OutboxStatus.PENDING)
+    assert broker.llen(QUEUE_NOTIFICATIONS) == 0
     db.commit()
-    assert len(mails_to(settings, email)) == 1
-    assert len(tokens_to(settings, email)) == 1
+    assert broker.llen(QUEUE_NOTIFICATIONS) == 1
+    assert len(mails_to(mailbox, email)) == 1
+    assert len(tokens_to(mailbox, email)) == 1
 
 
 def test_invitation_mail_is_dropped_on_rollback(
-    db: Session, settings: Settings, team: Tenant
+    db: Session, settings: Settings, team: Tenant, mailbox: Mailbox
 ) -> None:
     owner = team.users[Role.OWNER]
     ctx = CompanyContext(user=owner, company=team.company, role=Role.OWNER, meta=RequestMeta())
@@ -545,7 +557,7 @@ def test_invitation_mail_is_dropped_on_rollback(
     MembershipService(db, ctx, settings).invite(email, Role.VIEWER)
     db.rollback()
     db.commit()
-    assert mails_to(settings, email) == []
+    assert mails_to(mailbox, email) == []
 
 
 # -- invitations: accept -----------------------------------------------------------------
@@ -553,11 +565,16 @@ def test_invitation_mail_is_dropped_on_rollback(
 
 @pytest.mark.parametrize("role", list(Role))
 def test_accept_gives_the_invited_role(
-    client: TestClient, db: Session, settings: Settings, team: Tenant, role: Role
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    team: Tenant,
+    role: Role,
+    mailbox: Mailbox,
 ) -> None:
     email = unique_email("invitee")
     invitation = invite(client, team, email, role)
-    token = only_token(settings, email)
+    token = only_token(mailbox, email)
     headers = signed_in(db, settings, email)
 
     response = client.post(ACCEPT, json={"token": token}, headers=headers)
@@ -582,11 +599,15 @@ def test_accept_gives_the_invited_role(
 
 
 def test_accept_by_another_email_is_refused(
-    client: TestClient, db: Session, settings: Settings, team: Tenant
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    team: Tenant,
+    mailbox: Mailbox,
 ) -> None:
     email = unique_email("invitee")
     invite(client, team, email, Role.EDITOR)
-    token = only_token(settings, email)
+    token = only_token(mailbox, email)
     forwarded_to = signed_in(db, settings, unique_email("someone-else"))
     body = assert_error(
         client.post(ACCEPT, json={"token": token}, headers=forwarded_to), 422, "validation_error"
@@ -599,11 +620,15 @@ def test_accept_by_another_email_is_refused(
 
 
 def test_a_token_is_single_use(
-    client: TestClient, db: Session, settings: Settings, team: Tenant
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    team: Tenant,
+    mailbox: Mailbox,
 ) -> None:
     email = unique_email("invitee")
     invite(client, team, email)
-    token = only_token(settings, email)
+    token = only_token(mailbox, email)
     headers = signed_in(db, settings, email)
     assert client.post(ACCEPT, json={"token": token}, headers=headers).status_code == 200
     response = client.post(ACCEPT, json={"token": token}, headers=headers)
@@ -611,11 +636,15 @@ def test_a_token_is_single_use(
 
 
 def test_unknown_or_expired_tokens_are_refused(
-    client: TestClient, db: Session, settings: Settings, team: Tenant
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    team: Tenant,
+    mailbox: Mailbox,
 ) -> None:
     email = unique_email("invitee")
     created = invite(client, team, email)
-    token = only_token(settings, email)
+    token = only_token(mailbox, email)
     headers = signed_in(db, settings, email)
     response = client.post(ACCEPT, json={"token": "x" * 43}, headers=headers)
     assert_error(response, 422, "validation_error")
@@ -630,11 +659,15 @@ def test_unknown_or_expired_tokens_are_refused(
 
 
 def test_an_invitation_to_a_deleted_company_cannot_be_accepted(
-    client: TestClient, db: Session, settings: Settings, team: Tenant
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    team: Tenant,
+    mailbox: Mailbox,
 ) -> None:
     email = unique_email("invitee")
     invite(client, team, email)
-    token = only_token(settings, email)
+    token = only_token(mailbox, email)
     response = client.delete(f"{COMPANIES}/{team.company.id}", headers=team.headers[Role.OWNER])
     assert response.status_code == 204
     headers = signed_in(db, settings, email)
@@ -644,11 +677,14 @@ def test_an_invitation_to_a_deleted_company_cannot_be_accepted(
 
 
 def test_accept_needs_a_signed_in_user(
-    client: TestClient, settings: Settings, team: Tenant
+    client: TestClient,
+    settings: Settings,
+    team: Tenant,
+    mailbox: Mailbox,
 ) -> None:
     email = unique_email("invitee")
     invite(client, team, email)
-    token = only_token(settings, email)
+    token = only_token(mailbox, email)
     assert_error(client.post(ACCEPT, json={"token": token}), 401, "unauthenticated")
 
 
@@ -656,11 +692,15 @@ def test_accept_needs_a_signed_in_user(
 
 
 def test_a_revoked_invitation_cannot_be_accepted(
-    client: TestClient, db: Session, settings: Settings, team: Tenant
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    team: Tenant,
+    mailbox: Mailbox,
 ) -> None:
     email = unique_email("invitee")
     created = invite(client, team, email)
-    token = only_token(settings, email)
+    token = only_token(mailbox, email)
     url = invitations_url(team, f"/{created['id']}")
     response = client.delete(url, headers=team.headers[Role.ADMIN])
     assert response.status_code == 204, response.text
@@ -674,11 +714,15 @@ def test_a_revoked_invitation_cannot_be_accepted(
 
 
 def test_resend_issues_a_new_token_and_retires_the_old_one(
-    client: TestClient, db: Session, settings: Settings, team: Tenant
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    team: Tenant,
+    mailbox: Mailbox,
 ) -> None:
     email = unique_email("invitee")
     created = invite(client, team, email, Role.EDITOR)
-    old_token = only_token(settings, email)
+    old_token = only_token(mailbox, email)
 
     response = client.post(
         invitations_url(team, f"/{created['id']}/resend"), headers=team.headers[Role.ADMIN]
@@ -686,8 +730,8 @@ def test_resend_issues_a_new_token_and_retires_the_old_one(
     assert response.status_code == 200, response.text
     assert response.json()["id"] == created["id"]
     assert response.json()["sent_count"] == 2
-    assert len(mails_to(settings, email)) == 2
-    new_tokens = tokens_to(settings, email) - {old_token}
+    assert len(mails_to(mailbox, email)) == 2
+    new_tokens = tokens_to(mailbox, email) - {old_token}
     assert len(new_tokens) == 1
     new_token = new_tokens.pop()
 
@@ -724,13 +768,17 @@ def test_revoke_or_resend_unknown_or_foreign_invitations_is_not_found(
 
 
 def test_list_invitations_open_by_default(
-    client: TestClient, db: Session, settings: Settings, team: Tenant
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    team: Tenant,
+    mailbox: Mailbox,
 ) -> None:
     open_email, accepted_email, revoked_email = (unique_email(p) for p in ("o", "a", "r"))
     opened = invite(client, team, open_email)
     accepted = invite(client, team, accepted_email)
     revoked = invite(client, team, revoked_email)
-    token = only_token(settings, accepted_email)
+    token = only_token(mailbox, accepted_email)
     response = client.post(
         ACCEPT, json={"token": token}, headers=signed_in(db, settings, accepted_email)
     )

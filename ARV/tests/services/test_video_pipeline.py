@@ -16,10 +16,11 @@ from app.models import (
     JobStatus,
     PipelineStage,
     RenditionStatus,
+    VideoJob,
     VideoStatus,
 )
+from app.services.leases import recover_expired
 from app.services.storage_service import measure_usage
-from app.services.video_jobs import recover_expired_jobs
 from app.services.video_outputs import job_output_prefix, purge_due, video_prefix
 from app.services.video_pipeline import VideoPipeline, plan_renditions
 from app.services.video_service import new_job
@@ -252,7 +253,7 @@ def test_watchdog_requeues_expired_leases_and_fails_exhausted_jobs(
     db.flush()
     old_task = stuck.task_id
 
-    recovery = recover_expired_jobs(db, utcnow())
+    recovery = recover_expired(db, VideoJob, utcnow())
     assert [job_id for job_id, _ in recovery.requeued] == [stuck.id]
     assert recovery.exhausted == [spent.id]
     assert stuck.status == JobStatus.QUEUED

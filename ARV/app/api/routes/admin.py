@@ -4,15 +4,17 @@ or not the caller is a member. Every change is recorded in the company's audit l
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 
-from app.api.deps import CurrentUser, DbSession, RequestMetaDep
+from app.api.deps import CurrentUser, DbSession, PageParamsDep, RequestMetaDep
 from app.core.exceptions import PermissionDeniedError
 from app.models.company import Company
+from app.models.outbox import OutboxStatus
 from app.models.user import User
-from app.schemas.admin import AdminCompanyResponse, CompanyPlanUpdate
-from app.schemas.common import error_responses
+from app.schemas.admin import AdminCompanyResponse, CompanyPlanUpdate, OutboxMessageResponse
+from app.schemas.common import Page, error_responses
 from app.schemas.company import CompanyResponse, PlanResponse
+from app.services import outbox
 from app.services.admin_service import AdminService, PlatformActor
 from app.services.plans import limits_for
 
@@ -73,3 +75,44 @@ def change_company_plan(
     actor = PlatformActor(via="api", user_id=user.id)
     change = AdminService(db, meta).change_plan(company_id, body.plan, actor)
     return admin_view(change.company)
+
+
+OUTBOX_ERRORS = error_responses({401: "Not signed in.", 403: "You are not a platform superuser."})
+
+
+@router.get(
+    "/outbox",
+    summary="Outbox messages",
+    description="Emails (and later other notifications) waiting, sent or dead-lettered, "
+    "most recently changed first. `status=dead` lists what could not be delivered, with "
+    "the reason. Platform superusers only.",
+    responses=OUTBOX_ERRORS,
+)
+def list_outbox(
+    _: Superuser,
+    db: DbSession,
+    page: PageParamsDep,
+    status: Annotated[
+        OutboxStatus | None, Query(description="Only messages in this state.")
+    ] = None,
+) -> Page[OutboxMessageResponse]:
+    result = outbox.list_messages(db, status, page)
+    return Page[OutboxMessageResponse].model_validate(result, from_attributes=True)
+
+
+@router.post(
+    "/outbox/{message_id}/retry",
+    summary="Retry a dead-lettered message",
+    description="Gives a `dead` message a fresh set of attempts and sends it at once. "
+    "Platform superusers only.",
+    responses=OUTBOX_ERRORS
+    | error_responses(
+        {404: "No such message.", 409: "The message is not dead (pending, sending or sent)."}
+    ),
+)
+def retry_outbox_message(
+    message_id: Annotated[uuid.UUID, Path(description="The message to send again.")],
+    _: Superuser,
+    db: DbSession,
+) -> OutboxMessageResponse:
+    return OutboxMessageResponse.model_validate(outbox.retry_dead(db, message_id))

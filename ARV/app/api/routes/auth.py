@@ -3,12 +3,13 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Depends, Form, Response, status
+from fastapi import APIRouter, Cookie, Depends, Form, Header, Response, status
 
 from app.api.deps import AuthServiceDep, CurrentPrincipal, CurrentUser, SettingsDep
 from app.api.rate_limits import limit_per_ip
 from app.core.config import Settings
 from app.core.exceptions import AuthenticationError
+from app.models.user import Language
 from app.schemas.auth import (
     AcceptedResponse,
     LoginRequest,
@@ -23,6 +24,7 @@ from app.schemas.auth import (
 from app.schemas.common import error_responses
 from app.schemas.user import RegisterRequest, UserResponse
 from app.services.auth_service import IssuedTokens
+from app.utils.languages import preferred_language
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -65,8 +67,20 @@ def token_response(tokens: IssuedTokens, settings: Settings, response: Response)
     dependencies=[Depends(limit_per_ip("register"))],
     responses=LIMITED,
 )
-def register(body: RegisterRequest, auth: AuthServiceDep) -> AcceptedResponse:
-    auth.register(body.email, body.password, body.full_name)
+def register(
+    body: RegisterRequest,
+    auth: AuthServiceDep,
+    accept_language: Annotated[
+        str | None,
+        Header(
+            max_length=1000,
+            description="Picks the language of the account's emails (en or ru; else en). "
+            "Change it later with PATCH /users/me.",
+        ),
+    ] = None,
+) -> AcceptedResponse:
+    language = preferred_language(accept_language, set(Language), Language.EN)
+    auth.register(body.email, body.password, body.full_name, Language(language))
     return AcceptedResponse(detail="Check your inbox to confirm your email address.")
 
 

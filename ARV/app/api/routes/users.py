@@ -16,7 +16,8 @@ def read_me(user: CurrentUser) -> UserResponse:
 
 @router.patch("/me", summary="Update your profile")
 def update_me(body: UserUpdate, user: CurrentUser, db: DbSession) -> UserResponse:
-    return UserResponse.model_validate(UserService(db).update_profile(user, body.full_name))
+    user = UserService(db).update_profile(user, body.full_name, body.language)
+    return UserResponse.model_validate(user)
 
 
 @router.post(
