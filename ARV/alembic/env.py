@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from app.core.config import get_settings
 from app.core.database import build_engine
 from app.models import Base
-from app.models.base import UTCDateTime
+from app.models.base import SchemaJSON, UTCDateTime
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -22,9 +22,11 @@ target_metadata = Base.metadata
 
 def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
     # Migrations must not import application code (it changes; they must not), so the
-    # UTC decorator is written out as the column type it stands for.
+    # decorators are written out as the column types they stand for.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, SchemaJSON):
+        return "sa.JSON()"
     return False
 
 

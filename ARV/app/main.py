@@ -36,6 +36,15 @@ OPENAPI_TAGS = [
         "progress per rendition.",
     },
     {
+        "name": "ar-contents",
+        "description": "AR contents and their video schedule: which video plays over the "
+        "marker, and when.",
+    },
+    {
+        "name": "viewer",
+        "description": "What AR viewer apps call: no sign-in, rate-limited per address.",
+    },
+    {
         "name": "storage links",
         "description": "Signed links of the local storage provider (no sign-in: the "
         "signature is the authorisation).",

@@ -4,7 +4,7 @@ from app.models.ar_content import ARContent, ScheduledVideo
 from app.models.audit import AuditLog
 from app.models.auth import AuthSession, OAuthState, OneTimeToken, RefreshToken, TokenPurpose
 from app.models.base import Base
-from app.models.company import Company, Invitation, Membership
+from app.models.company import Company, Invitation, Membership, Plan
 from app.models.outbox import OutboxMessage, OutboxStatus
 from app.models.storage import FileStatus, StoredFile
 from app.models.user import Language, User, UserIdentity
@@ -43,6 +43,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "PipelineStage",
+    "Plan",
     "PlaybackEventKind",
     "RefreshToken",
     "RenditionStatus",

@@ -3,14 +3,17 @@
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, Uuid
+from pydantic import BaseModel
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, MetaData, Uuid
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from app.utils.clock import utcnow
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -44,15 +47,39 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def string_enum(enum: type[StrEnum], name: str, length: int = 16) -> Enum:
-    """An enum stored as its values in a VARCHAR: adding a member needs no type migration."""
+def string_enum(enum: type[StrEnum], name: str, length: int = 16, *, checked: bool = False) -> Enum:
+    """An enum stored as its values in a VARCHAR: adding a member needs no type migration.
+    `checked` refuses other values on write, in Python and by a CHECK constraint named
+    `ck_<table>_<name>` (then adding a member does take a migration)."""
     return Enum(
         enum,
         name=name,
         native_enum=False,
         length=length,
         values_callable=lambda members: [member.value for member in members],
+        create_constraint=checked,
+        validate_strings=checked,
     )
+
+
+class SchemaJSON(TypeDecorator[ModelT]):
+    """A JSON column read and written as a pydantic model: validated both ways, so a
+    reader never sees a raw dict and a writer cannot store what the model refuses."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, model: type[ModelT]) -> None:
+        super().__init__()
+        self.model = model
+
+    def process_bind_param(self, value: ModelT | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return self.model.model_validate(value).model_dump(mode="json")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> ModelT | None:
+        return None if value is None else self.model.model_validate(value)
 
 
 class Base(DeclarativeBase):

@@ -1,13 +1,14 @@
 import uuid
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.core.permissions import Role
 from app.models.base import (
     Base,
+    SchemaJSON,
     SoftDeletable,
     TenantOwned,
     Timestamped,
@@ -15,8 +16,18 @@ from app.models.base import (
     string_enum,
 )
 from app.models.user import EMAIL_MAX_LENGTH, User
+from app.schemas.company_settings import CompanySettings
 
 ROLE_TYPE = string_enum(Role, "role")
+
+
+class Plan(StrEnum):
+    """The plans there are; their limits are in `app.services.plans.PLANS`. Stored checked:
+    the database refuses any other value (adding a plan takes a migration)."""
+
+    FREE = "free"
+    PRO = "pro"
+    BUSINESS = "business"
 
 
 class Company(UUIDPrimaryKey, Timestamped, SoftDeletable, Base):
@@ -24,8 +35,21 @@ class Company(UUIDPrimaryKey, Timestamped, SoftDeletable, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(80), unique=True)
-    plan: Mapped[str] = mapped_column(String(32), default="free")
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    plan: Mapped[Plan] = mapped_column(
+        string_enum(Plan, "plan", length=32, checked=True), default=Plan.FREE
+    )
+    settings: Mapped[CompanySettings] = mapped_column(
+        SchemaJSON(CompanySettings), default=CompanySettings
+    )
+
+    @validates("plan")
+    def _known_plan(self, _key: str, plan: str) -> Plan:
+        return Plan(plan)  # ValueError, at assignment, for a plan that does not exist
+
+    @validates("settings")
+    def _valid_settings(self, _key: str, settings: object) -> CompanySettings:
+        # In memory too, `settings` is the model, whatever was assigned.
+        return CompanySettings.model_validate(settings)
 
 
 class Membership(UUIDPrimaryKey, TenantOwned, Timestamped, Base):

@@ -2,21 +2,17 @@
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import Field
 
+from app.models.company import Plan
 from app.models.outbox import OutboxStatus
 from app.schemas.common import RequestSchema, ResponseSchema
 from app.schemas.company import CompanyResponse, PlanResponse
 
-# The codes of app.services.plans.PLANS (a test keeps the two equal), spelled out so the
-# OpenAPI document lists them.
-PlanCode = Literal["free", "pro", "business"]
-
 
 class CompanyPlanUpdate(RequestSchema):
-    plan: PlanCode = Field(description="The plan the company is put on, effective at once.")
+    plan: Plan = Field(description="The plan the company is put on, effective at once.")
 
 
 class AdminCompanyResponse(CompanyResponse):

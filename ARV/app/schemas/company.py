@@ -1,40 +1,14 @@
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field
 
 from app.core.permissions import Role
-from app.schemas.common import RequestSchema, ResponseSchema, WebUrl
+from app.models.company import Plan
+from app.schemas.common import RequestSchema, ResponseSchema
+from app.schemas.company_settings import CompanySettings
 from app.schemas.user import UserResponse
-
-HexColor = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
-
-
-class Branding(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    logo_url: WebUrl | None = None
-    primary_color: str | None = HexColor
-    accent_color: str | None = HexColor
-
-
-class VideoDefaults(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    max_resolution: Literal[360, 480, 720, 1080] = Field(
-        default=1080, description="Tallest rendition, in pixels."
-    )
-    hls_enabled: bool = True
-    loop: bool = True
-    muted_autoplay: bool = True
-
-
-class CompanySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    branding: Branding = Field(default_factory=Branding)
-    video_defaults: VideoDefaults = Field(default_factory=VideoDefaults)
 
 
 class CompanyCreate(RequestSchema):
@@ -48,7 +22,7 @@ class CompanyUpdate(RequestSchema):
 
 
 class PlanResponse(BaseModel):
-    code: str
+    code: Plan
     max_members: int
     storage_bytes: int
     max_ar_contents: int
@@ -59,7 +33,7 @@ class CompanyResponse(ResponseSchema):
     id: uuid.UUID
     name: str
     slug: str
-    plan: str
+    plan: Plan
     settings: CompanySettings
     created_at: datetime
     updated_at: datetime

@@ -96,6 +96,13 @@ class VideoDetailResponse(VideoResponse):
     job: JobResponse | None = Field(description="The latest processing job.")
 
 
+class Playback(ResponseSchema):
+    """How players should play the video: the company's `settings.video_defaults`."""
+
+    loop: bool = Field(description="Start again when the video ends.")
+    muted_autoplay: bool = Field(description="Start at once, muted, without a tap.")
+
+
 class MediaLinks(ResponseSchema):
     expires_at: datetime = Field(description="When every link below stops working.")
     renditions: dict[str, str] = Field(
@@ -112,3 +119,4 @@ class MediaLinks(ResponseSchema):
         description="WebVTT mapping time ranges to sprite tiles, served by the API with the "
         "sprite's signed URL in every cue."
     )
+    playback: Playback

@@ -10,10 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.exceptions import NotFoundError, ValidationFailedError
-from app.models.company import Company
+from app.models.company import Company, Plan
 from app.services.audit_service import AuditService
 from app.services.context import RequestMeta
-from app.services.plans import PLANS
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +35,8 @@ class PlatformActor:
 @dataclass(frozen=True, slots=True)
 class PlanChange:
     company: Company
-    before: str
-    after: str
+    before: Plan
+    after: Plan
 
     @property
     def changed(self) -> bool:
@@ -49,15 +48,14 @@ class AdminService:
         self.db = db
         self.meta = meta
 
-    def change_plan(self, company_id: uuid.UUID, plan: str, actor: PlatformActor) -> PlanChange:
+    def change_plan(self, company_id: uuid.UUID, plan: Plan, actor: PlatformActor) -> PlanChange:
         """Put the company on `plan`, recorded in its audit log. Choosing the plan it is
         already on changes nothing and records nothing."""
-        _check_plan(plan)
         return self._apply_plan(self._locked_company(company_id), plan, actor)
 
     def set_plan(self, reference: str, plan: str, actor: PlatformActor) -> PlanChange:
         """`change_plan`, naming the company by its id or its slug, as an operator types it."""
-        _check_plan(plan)  # before any lookup: a typo in the plan is the cheaper answer
+        known = _parse_plan(plan)  # before any lookup: a typo in the plan is the cheaper answer
         try:
             company_id: uuid.UUID | None = uuid.UUID(reference)
         except ValueError:
@@ -66,7 +64,7 @@ class AdminService:
             )
         if company_id is None:
             raise NotFoundError.for_entity("Company", reference)
-        return self.change_plan(company_id, plan, actor)
+        return self.change_plan(company_id, known, actor)
 
     def _locked_company(self, company_id: uuid.UUID) -> Company:
         # Locked until the transaction ends: two plan changes at once are applied, and
@@ -80,7 +78,7 @@ class AdminService:
             raise NotFoundError.for_entity("Company", company_id)
         return company
 
-    def _apply_plan(self, company: Company, plan: str, actor: PlatformActor) -> PlanChange:
+    def _apply_plan(self, company: Company, plan: Plan, actor: PlatformActor) -> PlanChange:
         change = PlanChange(company=company, before=company.plan, after=plan)
         if not change.changed:
             return change
@@ -102,9 +100,12 @@ class AdminService:
         return change
 
 
-def _check_plan(plan: str) -> None:
-    if plan not in PLANS:
+def _parse_plan(plan: str) -> Plan:
+    try:
+        return Plan(plan)
+    except ValueError:
+        plans = [known.value for known in Plan]
         raise ValidationFailedError(
-            f"Unknown plan {plan!r}; choose one of {', '.join(PLANS)}.",
-            details={"plan": plan, "plans": list(PLANS)},
-        )
+            f"Unknown plan {plan!r}; choose one of {', '.join(plans)}.",
+            details={"plan": plan, "plans": plans},
+        ) from None

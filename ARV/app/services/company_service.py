@@ -11,7 +11,7 @@ from app.core.exceptions import NotFoundError
 from app.core.permissions import Role
 from app.models.company import Company, Membership
 from app.models.user import User
-from app.schemas.company import CompanySettings
+from app.schemas.company_settings import CompanySettings
 from app.services.audit_service import AuditService
 from app.services.context import CompanyContext, RequestMeta
 from app.services.pagination import PageParams, ResultPage, paginate
@@ -27,7 +27,7 @@ class CompanyService:
         self.audit = AuditService(db)
 
     def create(self, owner: User, name: str, settings: CompanySettings) -> Company:
-        company = Company(name=name, slug=slugify(name), settings=settings.model_dump(mode="json"))
+        company = Company(name=name, slug=slugify(name), settings=settings)
         self._insert_with_free_slug(company)
         self.db.add(Membership(company_id=company.id, user_id=owner.id, role=Role.OWNER))
         self.audit.record(
@@ -54,15 +54,13 @@ class CompanyService:
         self, ctx: CompanyContext, name: str | None, settings: CompanySettings | None
     ) -> Company:
         company = ctx.company
-        before = {"name": company.name, "settings": company.settings}
+        before = _audited(company)
         if name is not None:
             company.name = name
         if settings is not None:
-            company.settings = settings.model_dump(mode="json")
+            company.settings = settings
         self.db.flush()  # applies updated_at, so the response shows the stored value
-        self._audit(
-            ctx, "company.updated", before, {"name": company.name, "settings": company.settings}
-        )
+        self._audit(ctx, "company.updated", before, _audited(company))
         return company
 
     def delete(self, ctx: CompanyContext) -> None:
@@ -94,6 +92,10 @@ class CompanyService:
                 company.slug = with_suffix(slugify(company.name), secrets.token_hex(3))
                 if attempt == SLUG_ATTEMPTS - 1:
                     raise
+
+
+def _audited(company: Company) -> dict[str, object]:
+    return {"name": company.name, "settings": company.settings.model_dump(mode="json")}
 
 
 def resolve_company_context(

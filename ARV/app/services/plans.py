@@ -1,11 +1,12 @@
 """Plans: limits and feature flags. Every service asks here, through `limits_for`, so a
-plan change is one edit."""
+plan change is one edit. The plans themselves are `app.models.company.Plan`, which the
+database checks; every one of them has limits here (a test keeps the two equal)."""
 
 from dataclasses import dataclass
 from enum import StrEnum
 
 from app.core.exceptions import QuotaExceededError
-from app.models.company import Company
+from app.models.company import Company, Plan
 
 MIB = 1024**2
 GIB = 1024**3
@@ -19,7 +20,7 @@ class Feature(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PlanLimits:
-    code: str
+    code: Plan
     max_members: int
     storage_bytes: int
     max_ar_contents: int
@@ -30,9 +31,9 @@ class PlanLimits:
     max_video_short_side: int
 
 
-PLANS: dict[str, PlanLimits] = {
-    "free": PlanLimits(
-        "free",
+PLANS: dict[Plan, PlanLimits] = {
+    Plan.FREE: PlanLimits(
+        Plan.FREE,
         max_members=3,
         storage_bytes=1 * GIB,
         max_ar_contents=5,
@@ -41,8 +42,8 @@ PLANS: dict[str, PlanLimits] = {
         max_video_seconds=5 * 60,
         max_video_short_side=1080,
     ),
-    "pro": PlanLimits(
-        "pro",
+    Plan.PRO: PlanLimits(
+        Plan.PRO,
         max_members=20,
         storage_bytes=50 * GIB,
         max_ar_contents=200,
@@ -51,8 +52,8 @@ PLANS: dict[str, PlanLimits] = {
         max_video_seconds=30 * 60,
         max_video_short_side=2160,
     ),
-    "business": PlanLimits(
-        "business",
+    Plan.BUSINESS: PlanLimits(
+        Plan.BUSINESS,
         max_members=200,
         storage_bytes=500 * GIB,
         max_ar_contents=5000,
@@ -62,11 +63,10 @@ PLANS: dict[str, PlanLimits] = {
         max_video_short_side=2160,
     ),
 }
-DEFAULT_PLAN = "free"
 
 
 def limits_for(company: Company) -> PlanLimits:
-    return PLANS.get(company.plan, PLANS[DEFAULT_PLAN])
+    return PLANS[company.plan]
 
 
 def require_feature(company: Company, feature: Feature) -> None:

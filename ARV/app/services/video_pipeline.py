@@ -392,15 +392,15 @@ class _JobRun:
         source = db.get_one(StoredFile, video.file_id)
         company = db.get_one(Company, video.company_id)
         limits = limits_for(company)
-        defaults: dict[str, Any] = (company.settings or {}).get("video_defaults", {})
+        defaults = company.settings.video_defaults
         return SourceFacts(
             key=source.storage_key,
             prefix=job_output_prefix(video.company_id, video.id, self.job.id),
             poster_at_seconds=video.poster_at_seconds,
             max_seconds=limits.max_video_seconds,
             max_short_side=limits.max_video_short_side,
-            cap_short_side=int(defaults.get("max_resolution", 1080)),
-            hls=Feature.HLS in limits.features and bool(defaults.get("hls_enabled", True)),
+            cap_short_side=defaults.max_resolution,
+            hls=Feature.HLS in limits.features and defaults.hls_enabled,
         )
 
     def _probe(self, source: Path, facts: SourceFacts) -> MediaInfo:

@@ -37,6 +37,7 @@ from app.models.video import (
     VideoRendition,
     VideoStatus,
 )
+from app.schemas.company_settings import VideoDefaults
 from app.services.media_delivery import MediaDelivery
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.tenant import StorageTenantService
@@ -70,6 +71,8 @@ class MediaLinks:
     thumbnails: list[str]
     storyboard: str | None
     storyboard_vtt: str | None
+    # The company's player defaults (loop, muted autoplay) travel with the links.
+    playback: VideoDefaults
 
 
 class VideoBusyError(ConflictError):
@@ -250,6 +253,7 @@ class VideoService(StorageTenantService):
             thumbnails=[link(key) for key in video.thumbnail_keys],
             storyboard=link(video.storyboard_key) if video.storyboard_key else None,
             storyboard_vtt=link(video.storyboard_vtt_key) if video.storyboard_vtt_key else None,
+            playback=self.ctx.company.settings.video_defaults,
         )
 
     def delete(self, video_id: uuid.UUID) -> None:

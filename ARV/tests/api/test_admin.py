@@ -2,7 +2,7 @@
 and every change is in the company's audit log."""
 
 import uuid
-from typing import Any, get_args
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 from app.api.routes.admin import require_superuser
 from app.core.config import Settings
 from app.core.permissions import Role
-from app.models import Company
+from app.models import Company, Plan
 from app.models.audit import AuditLog
-from app.schemas.admin import PlanCode
 from app.services.plans import PLANS
 from tests.support.api import assert_error
 from tests.support.factories import auth_headers, make_company, make_tenant, make_user
@@ -164,8 +163,12 @@ def test_unknown_or_deleted_company_is_not_found(
     assert_error(response, 422, "validation_error")
 
 
-def test_the_request_schema_offers_exactly_the_defined_plans() -> None:
-    assert list(get_args(PlanCode)) == list(PLANS)
+def test_every_plan_has_limits_and_the_request_schema_offers_exactly_those(
+    client: TestClient,
+) -> None:
+    assert list(PLANS) == list(Plan)
+    document: dict[str, Any] = client.get("/openapi.json").json()
+    assert document["components"]["schemas"]["Plan"]["enum"] == list(PLANS)
 
 
 def test_openapi_documents_the_admin_route(client: TestClient) -> None:
@@ -176,7 +179,7 @@ def test_openapi_documents_the_admin_route(client: TestClient) -> None:
     assert {"401", "403", "404", "422"} <= set(operation["responses"])
     body_ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     body_schema = document["components"]["schemas"][body_ref.rsplit("/", 1)[1]]
-    assert body_schema["properties"]["plan"]["enum"] == list(PLANS)
+    assert body_schema["properties"]["plan"]["$ref"] == "#/components/schemas/Plan"
     tags = {tag["name"]: tag for tag in document["tags"]}
     assert tags["admin"]["description"]
 

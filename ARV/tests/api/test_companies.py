@@ -14,6 +14,7 @@ from app.core.permissions import Role
 from app.models import Company, Membership
 from app.models.audit import AuditLog
 from app.models.user import User
+from app.schemas.company_settings import CompanySettings
 from app.services.plans import PLANS
 from tests.support.factories import add_member, auth_headers, make_company, make_tenant, make_user
 
@@ -293,7 +294,7 @@ def test_update_refuses_invalid_input(
     assert_error(response, 422, "validation_error")
     db.refresh(tenant.company)
     assert tenant.company.plan == "free"
-    assert tenant.company.settings == {}
+    assert tenant.company.settings == CompanySettings()
 
 
 @pytest.mark.parametrize("role", [Role.EDITOR, Role.VIEWER])

@@ -518,6 +518,24 @@ def test_poster_time_needs_a_probed_video_and_a_time_inside_it(
 
 
 # Media links
+def test_media_links_carry_the_company_player_defaults(
+    client: TestClient, tenant: Tenant, video: dict[str, Any]
+) -> None:
+    url = videos_url(tenant, f"/{video['id']}/media-links")
+    links = client.get(url, headers=tenant.headers[Role.VIEWER]).json()
+    assert links["playback"] == {"loop": True, "muted_autoplay": True}
+
+    defaults = {"loop": False, "muted_autoplay": False, "max_resolution": 720}
+    response = client.patch(
+        f"/api/v1/companies/{tenant.company.id}",
+        json={"settings": {"video_defaults": defaults}},
+        headers=tenant.headers[Role.OWNER],
+    )
+    assert response.status_code == 200, response.text
+    links = client.get(url, headers=tenant.headers[Role.VIEWER]).json()
+    assert links["playback"] == {"loop": False, "muted_autoplay": False}
+
+
 def test_media_links_serve_finished_renditions_with_ranges(
     client: TestClient,
     tenant: Tenant,

@@ -1,14 +1,18 @@
 """Plans: the limits a company gets and the features it may use."""
 
 import pytest
+from sqlalchemy import text, update
+from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.orm import Session
 
 from app.core.exceptions import ErrorCode, QuotaExceededError
-from app.models import Company
-from app.services.plans import DEFAULT_PLAN, PLANS, Feature, limits_for, require_feature
+from app.models import Company, Plan
+from app.services.plans import PLANS, Feature, limits_for, require_feature
+from tests.support.factories import make_company
 
 
 def company_on(plan: str) -> Company:
-    return Company(name="Acme", slug="acme", plan=plan, settings={})
+    return Company(name="Acme", slug="acme", plan=plan)
 
 
 @pytest.mark.parametrize("plan", ["free", "pro", "business"])
@@ -19,9 +23,26 @@ def test_limits_for_a_known_plan(plan: str) -> None:
 
 
 @pytest.mark.parametrize("plan", ["enterprise", "", "FREE", "Business "])
-def test_limits_for_an_unknown_plan_fall_back_to_free(plan: str) -> None:
-    assert DEFAULT_PLAN == "free"
-    assert limits_for(company_on(plan)) is PLANS["free"]
+def test_an_unknown_plan_is_refused_not_treated_as_free(plan: str) -> None:
+    with pytest.raises(ValueError, match="is not a valid Plan"):
+        company_on(plan)
+
+
+def test_every_plan_has_limits() -> None:
+    assert set(PLANS) == set(Plan)
+
+
+def test_an_unknown_plan_is_refused_on_write_by_the_model_and_the_database(db: Session) -> None:
+    company = make_company(db)
+    where = Company.id == company.id
+    with pytest.raises(StatementError, match="not among the defined enum values"):
+        db.execute(update(Company).where(where).values(plan="gold"))
+    raw = text("UPDATE companies SET plan = :plan WHERE id = :id")
+    with pytest.raises(IntegrityError, match="ck_companies_plan"), db.begin_nested():
+        db.execute(raw, {"plan": "gold", "id": company.id})
+    db.execute(raw, {"plan": "pro", "id": company.id})
+    db.refresh(company)
+    assert company.plan is Plan.PRO
 
 
 def test_plans_grow_from_free_to_business() -> None:
@@ -55,9 +76,3 @@ def test_require_feature_follows_the_pro_plan() -> None:
     require_feature(pro, Feature.ANALYTICS)
     with pytest.raises(QuotaExceededError):
         require_feature(pro, Feature.CUSTOM_BRANDING)
-
-
-def test_require_feature_on_an_unknown_plan_uses_free() -> None:
-    with pytest.raises(QuotaExceededError) as caught:
-        require_feature(company_on("legacy"), Feature.HLS)
-    assert "free" in caught.value.message

@@ -52,7 +52,7 @@ def make_user(
 
 
 def make_company(db: Session, owner: User | None = None, name: str = "Acme Postcards") -> Company:
-    company = Company(name=name, slug=f"company-{uuid.uuid4().hex[:10]}", settings={})
+    company = Company(name=name, slug=f"company-{uuid.uuid4().hex[:10]}")
     db.add(company)
     db.flush()
     if owner is not None:
