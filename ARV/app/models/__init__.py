@@ -1,7 +1,7 @@
 """Every model, imported so `Base.metadata` is complete for Alembic and the tests."""
 
 from app.models.ar_content import ARContent, ScheduledVideo
-from app.models.audit import AuditLog
+from app.models.audit import ActorKind, AuditLog
 from app.models.auth import AuthSession, OAuthState, OneTimeToken, RefreshToken, TokenPurpose
 from app.models.base import Base
 from app.models.company import Company, Invitation, Membership, Plan
@@ -28,6 +28,7 @@ from app.models.video_analytics import (
 
 __all__ = [
     "ARContent",
+    "ActorKind",
     "AuditLog",
     "AuthSession",
     "Base",

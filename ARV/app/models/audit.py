@@ -1,12 +1,22 @@
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, UUIDPrimaryKey
+from app.models.base import Base, UUIDPrimaryKey, string_enum
 from app.utils.clock import utcnow
+
+
+class ActorKind(StrEnum):
+    """Who acts (see `services.context`)."""
+
+    MEMBER = "member"  # a user, for themselves or in a company they belong to
+    SUPPORT = "support"  # a platform superuser in a company they do not belong to
+    SYSTEM = "system"  # a task, beat, an operator command, a verified webhook
+    PUBLIC = "public"  # someone without identity: a viewer, a sign-in for no known account
 
 
 class AuditLog(UUIDPrimaryKey, Base):
@@ -21,6 +31,9 @@ class AuditLog(UUIDPrimaryKey, Base):
     )
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    actor_kind: Mapped[ActorKind] = mapped_column(
+        string_enum(ActorKind, "actor_kind"), server_default=ActorKind.MEMBER.value
     )
     action: Mapped[str] = mapped_column(String(64), index=True)
     entity_type: Mapped[str] = mapped_column(String(64))

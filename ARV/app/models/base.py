@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, MetaData, Uuid
+from sqlalchemy import JSON, ColumnElement, DateTime, Enum, ForeignKey, MetaData, Uuid
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -118,3 +118,12 @@ class TenantOwned:
         return mapped_column(
             ForeignKey("companies.id", ondelete="CASCADE"), index=True, sort_order=-90
         )
+
+
+class PubliclyReadable:
+    """Tenant-owned rows that viewers without identity may read, some of them: the public
+    actor reads exactly the rows `public_rows` selects, and nothing of any other model."""
+
+    @classmethod
+    def public_rows(cls) -> ColumnElement[bool]:
+        raise NotImplementedError

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import (
     Base,
+    PubliclyReadable,
     SoftDeletable,
     TenantOwned,
     Timestamped,
@@ -77,8 +78,14 @@ ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 PLAYING_STATUSES = (VideoStatus.PLAYABLE, VideoStatus.READY)
 
 
-class Video(UUIDPrimaryKey, TenantOwned, Timestamped, SoftDeletable, Base):
+class Video(UUIDPrimaryKey, TenantOwned, Timestamped, SoftDeletable, PubliclyReadable, Base):
     __tablename__ = "videos"
+
+    @classmethod
+    def public_rows(cls) -> ColumnElement[bool]:
+        """Viewers report playback of a video once it has been probed (its duration known);
+        the viewer manifest will narrow this to what published contents schedule."""
+        return cls.duration_seconds.is_not(None)
 
     file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("files.id", ondelete="RESTRICT"))
     title: Mapped[str] = mapped_column(String(200))

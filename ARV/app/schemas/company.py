@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import BaseModel, EmailStr, Field
 
 from app.core.permissions import Role
+from app.models.audit import ActorKind
 from app.models.company import Plan
 from app.schemas.common import RequestSchema, ResponseSchema
 from app.schemas.company_settings import CompanySettings
@@ -73,6 +74,10 @@ class InvitationResponse(ResponseSchema):
 class AuditLogResponse(ResponseSchema):
     id: uuid.UUID
     actor_user_id: uuid.UUID | None
+    actor_kind: ActorKind = Field(
+        description="`member` (a user), `support` (a platform superuser acting in a company "
+        "they do not belong to) or `system` (a task or an operator command)."
+    )
     action: str
     entity_type: str
     entity_id: str | None

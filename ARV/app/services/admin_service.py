@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.core.exceptions import NotFoundError, ValidationFailedError
 from app.models.company import Company, Plan
 from app.services.audit_service import AuditService
-from app.services.context import RequestMeta
+from app.services.context import ActorKind, RequestMeta
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,12 @@ class PlatformActor:
     via: Literal["api", "cli"]
     user_id: uuid.UUID | None = None
     os_user: str | None = None
+
+    @property
+    def kind(self) -> ActorKind:
+        """A superuser through the API acts in the company as support; an operator's command
+        is the platform acting on its own."""
+        return ActorKind.SUPPORT if self.via == "api" else ActorKind.SYSTEM
 
     def audit_source(self) -> dict[str, str]:
         source: dict[str, str] = {"via": self.via}
@@ -89,6 +95,7 @@ class AdminService:
             entity_type="company",
             entity_id=company.id,
             actor_user_id=actor.user_id,
+            actor_kind=actor.kind,
             meta=self.meta,
             company_id=company.id,
             changes={

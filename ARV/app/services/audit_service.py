@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models.audit import AuditLog
-from app.services.context import RequestMeta
+from app.services.context import ActorKind, RequestMeta
 from app.services.pagination import PageParams, ResultPage, paginate
 
 
@@ -24,12 +24,15 @@ class AuditService:
         entity_id: object | None,
         actor_user_id: uuid.UUID | None,
         meta: RequestMeta,
+        actor_kind: ActorKind | None = None,
         company_id: uuid.UUID | None = None,
         changes: dict[str, Any] | None = None,
     ) -> AuditLog:
         entry = AuditLog(
             company_id=company_id,
             actor_user_id=actor_user_id,
+            # Unless told otherwise: a user if one is named, else someone without identity.
+            actor_kind=actor_kind or (ActorKind.MEMBER if actor_user_id else ActorKind.PUBLIC),
             action=action,
             entity_type=entity_type,
             entity_id=str(entity_id) if entity_id is not None else None,

@@ -73,6 +73,7 @@ class CompanyService:
             entity_type="company",
             entity_id=ctx.company_id,
             actor_user_id=ctx.user.id,
+            actor_kind=ctx.kind,
             meta=self.meta,
             company_id=ctx.company_id,
             changes={"before": before, "after": after},

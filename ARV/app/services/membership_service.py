@@ -206,6 +206,7 @@ class MembershipService:
             entity_type=entity_type,
             entity_id=entity.id,
             actor_user_id=self.ctx.user.id,
+            actor_kind=self.ctx.kind,
             meta=self.ctx.meta,
             company_id=self.ctx.company_id,
             changes={"before": before, "after": after},

@@ -1,35 +1,53 @@
-"""The one place tenant-owned rows are queried from: every select a service builds through
-`TenantService.scoped` is filtered by the caller's company, so the filter cannot be
-forgotten, and another company's row is simply not found."""
+"""The one place tenant-owned rows are queried from. Every select a service builds goes
+through `readable` with the service's actor, one rule per kind of actor, so the filter cannot
+be forgotten and another company's row is simply not found:
+
+- a member or the system reads the rows of its one company;
+- the public reads only rows a model declares public (`PubliclyReadable`), nothing else.
+
+Modelled on Polar's `get_readable_statement(auth_subject)`.
+"""
 
 import uuid
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.exceptions import NotFoundError
 from app.core.storage import StorageProvider
-from app.models.base import SoftDeletable, TenantOwned
+from app.models.base import PubliclyReadable, SoftDeletable, TenantOwned
 from app.services.audit_service import AuditService
-from app.services.context import CompanyContext
+from app.services.context import Actor, CompanyContext, PublicActor
 
 Owned = TypeVar("Owned", bound=TenantOwned)
 
 
-class TenantService:
-    def __init__(self, db: Session, ctx: CompanyContext) -> None:
+def readable(model: type[Owned], actor: Actor, *, include_deleted: bool = False) -> Select[Any]:
+    """The rows of `model` that `actor` may read."""
+    # Mixins are not visible to mypy as an intersection; the checks below are real.
+    mapped: Any = model
+    statement = select(mapped)
+    if isinstance(actor, PublicActor):
+        public = mapped.public_rows() if issubclass(mapped, PubliclyReadable) else false()
+        statement = statement.where(public)
+    else:
+        statement = statement.where(mapped.company_id == actor.company_id)
+    if not include_deleted and issubclass(mapped, SoftDeletable):
+        statement = statement.where(mapped.deleted_at.is_(None))
+    return statement
+
+
+class ScopedService:
+    """A service acting for one actor: its queries and audit entries go through it."""
+
+    def __init__(self, db: Session, actor: Actor) -> None:
         self.db = db
-        self.ctx = ctx
+        self.actor = actor
 
     def scoped(self, model: type[Owned], *, include_deleted: bool = False) -> Select[Any]:
-        # Mixins are not visible to mypy as an intersection; the checks below are real.
-        mapped: Any = model
-        statement = select(mapped).where(mapped.company_id == self.ctx.company_id)
-        if not include_deleted and issubclass(mapped, SoftDeletable):
-            statement = statement.where(mapped.deleted_at.is_(None))
-        return statement
+        return readable(model, self.actor, include_deleted=include_deleted)
 
     def get_owned(
         self, model: type[Owned], entity_id: uuid.UUID, entity: str, *, for_update: bool = False
@@ -46,16 +64,29 @@ class TenantService:
     def audit(
         self, action: str, entity_type: str, entity_id: uuid.UUID, changes: dict[str, Any]
     ) -> None:
-        """Record what the caller did in the company's audit log."""
+        """Record what the actor did in its company's audit log, and what kind of actor it
+        is. The public acts in no company, so it has no company log to write to."""
+        actor = self.actor
+        if isinstance(actor, PublicActor):
+            raise TypeError("the public actor has no company audit log")
         AuditService(self.db).record(
             action,
             entity_type=entity_type,
             entity_id=entity_id,
-            actor_user_id=self.ctx.user.id,
-            meta=self.ctx.meta,
-            company_id=self.ctx.company_id,
+            actor_user_id=actor.user_id,
+            actor_kind=actor.kind,
+            meta=actor.meta,
+            company_id=actor.company_id,
             changes=changes,
         )
+
+
+class TenantService(ScopedService):
+    """A service company members call: its actor is the member's context, `ctx`."""
+
+    def __init__(self, db: Session, ctx: CompanyContext) -> None:
+        super().__init__(db, ctx)
+        self.ctx = ctx
 
 
 class StorageTenantService(TenantService):

@@ -29,8 +29,9 @@ from app.models.video_analytics import (
     VideoStatsBacklog,
 )
 from app.schemas.video_analytics import PlaybackBatch, PlaybackEvent
+from app.services.context import PublicActor
 from app.services.plans import Feature, require_feature
-from app.services.tenant import TenantService
+from app.services.tenant import TenantService, readable
 from app.utils.clock import utcnow
 
 MAX_EVENT_AGE = timedelta(days=7)
@@ -85,14 +86,8 @@ def ingest(db: Session, settings: Settings, batch: PlaybackBatch) -> IngestResul
 
 
 def _reportable_videos(db: Session, video_ids: set[uuid.UUID]) -> dict[uuid.UUID, Video]:
-    """Videos a viewer could have played: not deleted, and probed (their duration known)."""
-    found = db.scalars(
-        select(Video).where(
-            Video.id.in_(video_ids),
-            Video.deleted_at.is_(None),
-            Video.duration_seconds.is_not(None),
-        )
-    )
+    """Videos a viewer could have played: what the public may read of videos."""
+    found = db.scalars(readable(Video, PublicActor()).where(Video.id.in_(video_ids)))
     return {video.id: video for video in found}
 
 

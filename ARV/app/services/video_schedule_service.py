@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete
 from sqlalchemy.orm import Session, contains_eager
 
 from app.core.exceptions import ConflictError, NotFoundError, ValidationFailedError
 from app.models.ar_content import ARContent, ScheduledVideo
 from app.models.video import PLAYING_STATUSES, Video
 from app.schemas.ar_content import ScheduleWrite
+from app.services.context import Actor
 from app.services.pagination import PageParams, ResultPage, paginate
-from app.services.tenant import TenantService
+from app.services.tenant import TenantService, readable
 from app.utils.timezones import NonexistentLocalTimeError, to_utc, zone
 
 # Bounds the work of answering "what plays now" for one content.
@@ -72,17 +73,14 @@ def pick_active(entries: Sequence[ScheduledVideo], at: datetime) -> ActiveVideo:
     return ActiveVideo(at, winner, min(edges, default=None))
 
 
-def content_schedule(company_id: uuid.UUID, content_id: uuid.UUID) -> Select[ScheduledVideo]:
-    """A content's entries with their live videos, in the order ties are broken."""
+def content_schedule(actor: Actor, content_id: uuid.UUID) -> Select[Any]:
+    """A content's entries with their live videos, as `actor` may read them, in the order
+    ties are broken."""
     return (
-        select(ScheduledVideo)
+        readable(ScheduledVideo, actor)
         .join(ScheduledVideo.video)
         .options(contains_eager(ScheduledVideo.video))
-        .where(
-            ScheduledVideo.company_id == company_id,
-            ScheduledVideo.ar_content_id == content_id,
-            Video.deleted_at.is_(None),
-        )
+        .where(ScheduledVideo.ar_content_id == content_id, Video.deleted_at.is_(None))
         .order_by(
             ScheduledVideo.priority.desc(),
             ScheduledVideo.starts_at.asc().nulls_first(),
@@ -92,24 +90,22 @@ def content_schedule(company_id: uuid.UUID, content_id: uuid.UUID) -> Select[Sch
     )
 
 
-def active_video(
-    db: Session, company_id: uuid.UUID, content_id: uuid.UUID, at: datetime
-) -> ActiveVideo:
-    """What plays over the content at `at`. For callers without a member context (the
-    viewer manifest); the content's company is the filter, and the caller has checked
-    that the content itself is live."""
-    return pick_active(list(db.scalars(content_schedule(company_id, content_id))), at)
+def active_video(db: Session, actor: Actor, content_id: uuid.UUID, at: datetime) -> ActiveVideo:
+    """What plays over the content at `at`, for any actor: a member, the system acting in
+    the content's company, or the public (which reads only published contents: none until
+    publishing exists)."""
+    return pick_active(list(db.scalars(content_schedule(actor, content_id))), at)
 
 
 class VideoScheduleService(TenantService):
     def list_entries(self, content_id: uuid.UUID, params: PageParams) -> ResultPage[ScheduledVideo]:
         self._content(content_id)
-        return paginate(self.db, content_schedule(self.ctx.company_id, content_id), params)
+        return paginate(self.db, content_schedule(self.ctx, content_id), params)
 
     def get_entry(self, content_id: uuid.UUID, entry_id: uuid.UUID) -> ScheduledVideo:
         self._content(content_id)
-        entry = self.db.scalar(
-            content_schedule(self.ctx.company_id, content_id).where(ScheduledVideo.id == entry_id)
+        entry: ScheduledVideo | None = self.db.scalar(
+            content_schedule(self.ctx, content_id).where(ScheduledVideo.id == entry_id)
         )
         if entry is None:
             raise NotFoundError.for_entity("Scheduled video", entry_id)
@@ -151,7 +147,7 @@ class VideoScheduleService(TenantService):
 
     def active(self, content_id: uuid.UUID, at: datetime) -> ActiveVideo:
         self._content(content_id)
-        return active_video(self.db, self.ctx.company_id, content_id, at)
+        return active_video(self.db, self.ctx, content_id, at)
 
     def _write(
         self, entry: ScheduledVideo, body: ScheduleWrite, *, others: list[ScheduledVideo]
@@ -189,7 +185,7 @@ class VideoScheduleService(TenantService):
         return window
 
     def _entries(self, content_id: uuid.UUID) -> list[ScheduledVideo]:
-        return list(self.db.scalars(content_schedule(self.ctx.company_id, content_id)))
+        return list(self.db.scalars(content_schedule(self.ctx, content_id)))
 
     def _content(self, content_id: uuid.UUID, *, for_update: bool = False) -> ARContent:
         # Writers lock the content: two concurrent writes are checked for overlap in turn.
