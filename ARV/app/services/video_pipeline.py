@@ -548,7 +548,13 @@ class _JobRun:
     def _publish_master_playlist(self, facts: SourceFacts) -> None:
         key = self._write_master_playlist(facts)
         with session_scope(self.sessions) as db:
-            db.get_one(Video, self.job.video_id).hls_master_key = key
+            self._point_at_master(db, db.get_one(Video, self.job.video_id), key)
+
+    def _point_at_master(self, db: Session, video: Video, key: str | None) -> None:
+        """The video's master playlist is now `key` (None: no HLS); an older one retires."""
+        if video.hls_master_key != key:
+            retire(db, video, [video.hls_master_key], self._links_expired_at())
+        video.hls_master_key = key
 
     def _stills(self, source: Path, info: MediaInfo, facts: SourceFacts) -> "Stills":
         at = facts.poster_at_seconds
@@ -627,9 +633,7 @@ class _JobRun:
     def _swap_in(self, db: Session, video: Video, master_key: str | None) -> None:
         replaces_all = self._replaces_all()
         swap_in_pending(db, video, replaces_all=replaces_all, purge_after=self._links_expired_at())
-        if master_key is not None or replaces_all:
-            retire(db, video, [video.hls_master_key], self._links_expired_at())
-            video.hls_master_key = master_key
+        self._point_at_master(db, video, master_key)
         if self.stills is not None:
             self._apply_stills(self.stills, db)
 

@@ -245,3 +245,56 @@ def test_a_worker_stopped_mid_ladder_hands_the_job_back_to_the_next_worker(
         assert video.status == VideoStatus.READY
         assert sorted(r.name for r in renditions) == ["1080p", "360p", "720p"]
         assert {r.status for r in renditions} == {RenditionStatus.DONE}
+
+
+def on_air(video_id: uuid.UUID) -> tuple[VideoStatus, set[str], bool]:
+    """The video's status, the job folders its live renditions come from, and whether a
+    pending set is being built, read in one transaction."""
+    with session_scope() as db:
+        status = db.get_one(Video, video_id).status
+        rows = db.execute(
+            select(VideoRendition.live, VideoRendition.status, VideoRendition.mp4_key).where(
+                VideoRendition.video_id == video_id
+            )
+        ).all()
+    folders = {
+        key.split("/out/")[1].split("/")[0]
+        for live, state, key in rows
+        if live and state == RenditionStatus.DONE and key
+    }
+    return status, folders, any(not live for live, _, _ in rows)
+
+
+def test_a_video_reprocessed_by_a_real_worker_never_leaves_the_air(
+    settings: Settings, committed_company: uuid.UUID, tmp_path: Path
+) -> None:
+    clip = make_clip(tmp_path / "hd.mp4", width=1280, height=720, seconds=8, gop=50)
+    first_job = queue_video(settings, committed_company, clip)
+    video_id = job_row(first_job).video_id
+    log = tmp_path / "worker.log"
+    with running(celery_worker_command(QUEUE_MEDIA), project_env(), log):
+        wait_until(
+            lambda: job_row(first_job).status == JobStatus.SUCCEEDED,
+            120,
+            f"the first processing; worker log:\n{log.read_text()}",
+        )
+        with session_scope() as db:
+            video = db.get_one(Video, video_id, with_for_update=True)
+            video.stage = PipelineStage.QUEUED
+            again = new_job(db, video, JobKind.PROCESS, settings).id
+
+        seen: list[tuple[VideoStatus, set[str], bool]] = []
+        deadline = time.monotonic() + 120
+        while job_row(again).status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            assert time.monotonic() < deadline, f"reprocess too slow:\n{log.read_text()}"
+            seen.append(on_air(video_id))
+            time.sleep(0.05)
+        seen.append(on_air(video_id))
+
+    assert job_row(again).status == JobStatus.SUCCEEDED, job_row(again).last_error
+    # At every look: playing, from exactly one complete set, the old one and then the new.
+    assert {status for status, _, _ in seen} <= {VideoStatus.READY}
+    assert all(len(folders) == 1 for _, folders, _ in seen), seen
+    assert seen[0][1] == {str(first_job)}
+    assert seen[-1][1] == {str(again)}
+    assert any(pending for _, _, pending in seen), "the new set was never seen being built"
