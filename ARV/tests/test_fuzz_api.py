@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.permissions import Role
 from app.core.security import create_access_token
-from app.models import AuthSession, Company
+from app.models import AuthSession, Company, OutboxMessage, OutboxStatus
 from app.utils.clock import utcnow
 from tests.conftest import ADMIN_DATABASE_URL, RUN_ID, TEST_REDIS_URL
 from tests.support.databases import create_database, drop_database, migrate
@@ -243,7 +243,7 @@ def _case_count(report: Path) -> int:
 
 def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
     """The owner, their company on the plan with every feature, a member, a second
-    session of the owner's, and a video with its file."""
+    session of the owner's, a video with its file, and a dead outbox message."""
     owner = make_user(db)
     company = Company(name="Fuzz Postcards", slug=f"fuzz-{uuid.uuid4().hex[:8]}", settings={})
     company.plan = "business"
@@ -258,6 +258,16 @@ def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
     db.add_all([signed_in, other_device])
     db.flush()
     video = make_video(db, company)
+    dead_letter = OutboxMessage(
+        channel="email",
+        kind="verification",
+        recipient=owner.email,
+        payload={},
+        status=OutboxStatus.DEAD,
+        max_attempts=1,
+    )
+    db.add(dead_letter)
+    db.flush()
     token, _ = create_access_token(settings, owner.id, signed_in.id, now)
     return token, {
         "company_id": str(company.id),
@@ -266,6 +276,7 @@ def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
         "video_id": str(video.id),
         "file_id": str(video.file_id),
         "rendition": "720p",
+        "message_id": str(dead_letter.id),
     }
 
 
