@@ -45,12 +45,8 @@ from app.models import (  # noqa: E402
     VideoRendition,
     VideoStatus,
 )
-from app.services.video_pipeline import (  # noqa: E402
-    FAST_PRESET,
-    PlannedRendition,
-    VideoPipeline,
-    plan_renditions,
-)
+from app.services.video_pipeline import FAST_PRESET, VideoPipeline  # noqa: E402
+from app.services.video_plan import PlannedRendition, plan_renditions  # noqa: E402
 from app.utils.clock import utcnow  # noqa: E402
 from app.utils.ffmpeg import Rung, run, transcode_command  # noqa: E402
 from bench.common import (  # noqa: E402

@@ -69,5 +69,4 @@ def purge_outputs(video_id: str) -> int:
 @celery_app.task(name=VIDEO_PURGE_SUPERSEDED)
 def purge_superseded() -> int:
     """Delete outputs a newer set replaced, once every link to them has expired."""
-    with session_scope() as db:
-        return video_outputs.purge_due(db, get_storage(), utcnow())
+    return video_outputs.purge_due(get_session_factory(), get_storage(), utcnow())

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 @dataclass(frozen=True, slots=True)
 class LeaseStates:
-    """What a model calls the lease's three states in its own `status` column."""
+    """What a model calls the lease's states in its own `status` column."""
 
     waiting: StrEnum  # may be claimed
     held: StrEnum  # a worker holds the lease
+    done: StrEnum  # finished
     failed: StrEnum  # given up, with `last_error` saying why
 
 

@@ -25,7 +25,10 @@ class OutboxMessage(UUIDPrimaryKey, Leased, Timestamped, Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_status_available_at", "status", "available_at"),)
     lease_states = LeaseStates(
-        waiting=OutboxStatus.PENDING, held=OutboxStatus.SENDING, failed=OutboxStatus.DEAD
+        waiting=OutboxStatus.PENDING,
+        held=OutboxStatus.SENDING,
+        done=OutboxStatus.SENT,
+        failed=OutboxStatus.DEAD,
     )
 
     # The channel class that delivers it ("email").

@@ -172,7 +172,10 @@ class VideoJob(UUIDPrimaryKey, TenantOwned, Leased, Timestamped, Base):
         ),
     )
     lease_states = LeaseStates(
-        waiting=JobStatus.QUEUED, held=JobStatus.RUNNING, failed=JobStatus.FAILED
+        waiting=JobStatus.QUEUED,
+        held=JobStatus.RUNNING,
+        done=JobStatus.SUCCEEDED,
+        failed=JobStatus.FAILED,
     )
 
     video_id: Mapped[uuid.UUID] = mapped_column(

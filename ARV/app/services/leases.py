@@ -121,6 +121,14 @@ def finish(
     return row is not None
 
 
+def succeed(row: Leased) -> None:
+    """The work on `row`, whose lease the caller holds, is done."""
+    row.status = row.lease_states.done
+    row.last_error = None
+    row.finished_at = utcnow()
+    row.lease_expires_at = None
+
+
 def fail(row: Leased, reason: str) -> None:
     """Give up on `row` for good, saying why: the failure is visible, never retried."""
     row.status = row.lease_states.failed

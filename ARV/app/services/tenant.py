@@ -50,10 +50,18 @@ class ScopedService:
         return readable(model, self.actor, include_deleted=include_deleted)
 
     def get_owned(
-        self, model: type[Owned], entity_id: uuid.UUID, entity: str, *, for_update: bool = False
+        self,
+        model: type[Owned],
+        entity_id: uuid.UUID,
+        entity: str,
+        *,
+        for_update: bool = False,
+        include_deleted: bool = False,
     ) -> Owned:
         mapped: Any = model
-        statement = self.scoped(model).where(mapped.id == entity_id)
+        statement = self.scoped(model, include_deleted=include_deleted).where(
+            mapped.id == entity_id
+        )
         if for_update:
             statement = statement.with_for_update()
         row: Owned | None = self.db.scalar(statement)

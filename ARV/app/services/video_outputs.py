@@ -1,11 +1,14 @@
-"""Where a video's outputs are stored, and how outputs a newer set replaced are retired.
+"""A video's output sets, and how outputs a newer set replaced are retired.
 
-Each job writes under a folder of its own, `videos/{video_id}/out/{job_id}/`, so a key
-never holds two different outputs once it has been linked: links to renditions, segments
-and stills can be cached as immutable. Re-processing a video that already plays builds
-pending renditions there while the live ones keep playing, then swaps them in one
-transaction. What the swap replaced is recorded in `video_output_purges` and deleted once
-every link handed out before the swap has expired.
+Each job writes under a folder of its own (`object_keys.job_output_prefix`), so a key never
+holds two different outputs once it has been linked: links to renditions, segments and
+stills can be cached as immutable. Re-processing a video that already plays builds pending
+renditions there while the live ones keep playing, then swaps them in one transaction.
+What the swap replaced is recorded in `video_output_purges` and deleted once every link
+handed out before the swap has expired.
+
+Every query goes through the caller's scope (a member's service or the system actor of a
+worker), so it reads only the caller's company.
 """
 
 import posixpath
@@ -14,9 +17,11 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.storage import StorageProvider, company_prefix
+from app.background_tasks.names import VIDEO_PURGE_SUPERSEDED
+from app.core.database import session_scope
+from app.core.storage import StorageProvider
 from app.models.video import (
     PLAYING_STATUSES,
     RenditionStatus,
@@ -24,14 +29,9 @@ from app.models.video import (
     VideoOutputPurge,
     VideoRendition,
 )
-
-
-def video_prefix(company_id: uuid.UUID, video_id: uuid.UUID) -> str:
-    return f"{company_prefix(company_id)}videos/{video_id}/"
-
-
-def job_output_prefix(company_id: uuid.UUID, video_id: uuid.UUID, job_id: uuid.UUID) -> str:
-    return f"{video_prefix(company_id, video_id)}out/{job_id}/"
+from app.services.context import SystemActor
+from app.services.object_keys import job_output_prefix
+from app.services.tenant import ScopedService
 
 
 def rendition_keys(rendition: VideoRendition) -> list[str]:
@@ -53,69 +53,93 @@ def retire(db: Session, video: Video, keys: Iterable[str | None], purge_after: d
 
 
 def renditions_of(
-    db: Session, video_id: uuid.UUID, *, live: bool | None = None
+    scope: ScopedService, video_id: uuid.UUID, *, live: bool | None = None
 ) -> list[VideoRendition]:
     """The video's renditions, smallest first: live ones, pending ones, or both (None)."""
-    statement = select(VideoRendition).where(VideoRendition.video_id == video_id)
+    statement = scope.scoped(VideoRendition).where(VideoRendition.video_id == video_id)
     if live is not None:
         statement = statement.where(VideoRendition.live.is_(live))
-    return list(db.scalars(statement.order_by(VideoRendition.short_side)))
+    return list(scope.db.scalars(statement.order_by(VideoRendition.short_side)))
 
 
-def plays_older_outputs(db: Session, video: Video, job_prefix: str) -> bool:
+def plays_older_outputs(scope: ScopedService, video: Video, job_prefix: str) -> bool:
     """Whether the video plays renditions an earlier job made: then the job's set stays
     pending until complete, instead of replacing them as it goes."""
     if video.status not in PLAYING_STATUSES:
         return False
-    older = select(VideoRendition.id).where(
-        VideoRendition.video_id == video.id,
-        VideoRendition.live.is_(True),
-        VideoRendition.status == RenditionStatus.DONE,
-        ~VideoRendition.mp4_key.startswith(job_prefix, autoescape=True),
+    older = (
+        scope.scoped(VideoRendition)
+        .where(
+            VideoRendition.video_id == video.id,
+            VideoRendition.live.is_(True),
+            VideoRendition.status == RenditionStatus.DONE,
+            ~VideoRendition.mp4_key.startswith(job_prefix, autoescape=True),
+        )
+        .limit(1)
     )
-    return db.scalar(older.limit(1)) is not None
+    return scope.db.scalar(older) is not None
 
 
 def renditions_after(
-    db: Session, video_id: uuid.UUID, *, replaces_all: bool
+    scope: ScopedService, video_id: uuid.UUID, *, replaces_all: bool
 ) -> list[VideoRendition]:
     """What plays once the pending renditions are swapped in: they replace the live ones of
     the same name, or every live one when the job re-made the whole ladder."""
-    rows = renditions_of(db, video_id)
+    rows = renditions_of(scope, video_id)
     pending = {row.name for row in rows if not row.live}
     return [row for row in rows if not row.live or not (replaces_all or row.name in pending)]
 
 
 def swap_in_pending(
-    db: Session, video: Video, *, replaces_all: bool, purge_after: datetime
+    scope: ScopedService, video: Video, *, replaces_all: bool, purge_after: datetime
 ) -> None:
     """Make the pending renditions live, in the caller's transaction, and retire what they
     replace."""
-    keep = {row.id for row in renditions_after(db, video.id, replaces_all=replaces_all)}
-    pending = renditions_of(db, video.id, live=False)
-    for row in renditions_of(db, video.id, live=True):
+    keep = {row.id for row in renditions_after(scope, video.id, replaces_all=replaces_all)}
+    pending = renditions_of(scope, video.id, live=False)
+    for row in renditions_of(scope, video.id, live=True):
         if row.id not in keep:
-            retire(db, video, rendition_keys(row), purge_after)
-            db.delete(row)
+            retire(scope.db, video, rendition_keys(row), purge_after)
+            scope.db.delete(row)
     # The replaced rows must be gone before their names turn up live again.
-    db.flush()
+    scope.db.flush()
     for row in pending:
         row.live = True
 
 
-def discard_pending(db: Session, video: Video, job_id: uuid.UUID, now: datetime) -> None:
+def discard_pending(scope: ScopedService, video: Video, job_id: uuid.UUID, now: datetime) -> None:
     """A job that stopped before its set went live: its pending renditions go, and its
     folder with them (nothing in it was ever linked, so at once)."""
-    for rendition in renditions_of(db, video.id, live=False):
-        db.delete(rendition)
-    retire(db, video, [job_output_prefix(video.company_id, video.id, job_id)], now)
+    for rendition in renditions_of(scope, video.id, live=False):
+        scope.db.delete(rendition)
+    retire(scope.db, video, [job_output_prefix(video.company_id, video.id, job_id)], now)
 
 
-def purge_due(db: Session, storage: StorageProvider, now: datetime, limit: int = 500) -> int:
-    """Delete what is due from storage, then forget it; returns how many entries went.
-    Deleting is idempotent: a storage failure rolls the batch back for the next run."""
-    due = db.scalars(
-        select(VideoOutputPurge)
+def purge_due(
+    sessions: sessionmaker[Session], storage: StorageProvider, now: datetime, limit: int = 500
+) -> int:
+    """Delete what is due from storage, then forget it, one company per unit of work (as
+    the system actor); returns how many entries went. Deleting is idempotent: a storage
+    failure rolls that company's batch back for the next run."""
+    with session_scope(sessions) as db:
+        companies = db.scalars(
+            select(VideoOutputPurge.company_id)
+            .where(VideoOutputPurge.purge_after <= now)
+            .distinct()
+        ).all()
+    purged = 0
+    for company_id in companies:
+        with session_scope(sessions) as db:
+            scope = ScopedService(db, SystemActor(company_id, task=VIDEO_PURGE_SUPERSEDED))
+            purged += _purge_company_due(scope, storage, now, limit)
+    return purged
+
+
+def _purge_company_due(
+    scope: ScopedService, storage: StorageProvider, now: datetime, limit: int
+) -> int:
+    due = scope.db.scalars(
+        scope.scoped(VideoOutputPurge)
         .where(VideoOutputPurge.purge_after <= now)
         .order_by(VideoOutputPurge.purge_after)
         .limit(limit)
@@ -126,5 +150,5 @@ def purge_due(db: Session, storage: StorageProvider, now: datetime, limit: int =
             storage.delete_prefix(entry.key)
         else:
             storage.delete(entry.key)
-    db.execute(delete(VideoOutputPurge).where(VideoOutputPurge.id.in_([e.id for e in due])))
+    scope.db.execute(delete(VideoOutputPurge).where(VideoOutputPurge.id.in_([e.id for e in due])))
     return len(due)

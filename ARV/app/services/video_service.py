@@ -40,7 +40,7 @@ from app.models.video import (
 from app.schemas.company_settings import VideoDefaults
 from app.services.media_delivery import MediaDelivery
 from app.services.pagination import PageParams, ResultPage, paginate
-from app.services.tenant import StorageTenantService
+from app.services.tenant import ScopedService, StorageTenantService
 from app.services.video_outputs import discard_pending
 from app.services.video_schedule_service import remove_video_from_schedules
 from app.utils.clock import utcnow
@@ -179,7 +179,7 @@ class VideoService(StorageTenantService):
         if job is None:
             raise ConflictError("Nothing is being processed for this video.")
         if job.status == JobStatus.QUEUED:
-            settle_cancelled(self.db, video, job)
+            settle_cancelled(self, video, job)
         else:
             job.cancel_requested = True  # the worker stops ffmpeg within a second or two
         self._audit("video.cancelled", video)
@@ -262,7 +262,7 @@ class VideoService(StorageTenantService):
         if job is not None:
             job.cancel_requested = True
             if job.status == JobStatus.QUEUED:
-                settle_cancelled(self.db, video, job)
+                settle_cancelled(self, video, job)
         video.soft_delete()
         remove_video_from_schedules(self.db, self.ctx.company_id, video.id)
         self._audit("video.deleted", video)
@@ -305,24 +305,31 @@ def queue_position(db: Session, job: VideoJob) -> int | None:
     return (ahead or 0) + 1
 
 
-def lock_job(db: Session, job_id: uuid.UUID) -> tuple[VideoJob, Video] | None:
+def lock_job(scope: ScopedService, job_id: uuid.UUID) -> tuple[VideoJob, Video] | None:
     """A job and its video, both locked for change, the video first: the order requests
     take to create or cancel a job, so a worker finishing a job and a request acting on
     its video wait for each other in turn instead of deadlocking."""
-    video_id = db.scalar(select(VideoJob.video_id).where(VideoJob.id == job_id))
+    video_id = scope.db.scalar(
+        scope.scoped(VideoJob).with_only_columns(VideoJob.video_id).where(VideoJob.id == job_id)
+    )
     if video_id is None:
         return None
-    video = db.get_one(Video, video_id, with_for_update=True)
-    job = db.get_one(VideoJob, job_id, with_for_update=True, populate_existing=True)
+    video = scope.get_owned(Video, video_id, "Video", for_update=True, include_deleted=True)
+    job = scope.db.scalars(
+        scope.scoped(VideoJob)
+        .where(VideoJob.id == job_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     return job, video
 
 
-def settle_cancelled(db: Session, video: Video, job: VideoJob) -> None:
+def settle_cancelled(scope: ScopedService, video: Video, job: VideoJob) -> None:
     """The job stopped on request. A video that already plays keeps playing."""
     job.status = JobStatus.CANCELLED
     job.finished_at = utcnow()
     job.lease_expires_at = None
-    discard_pending(db, video, job.id, job.finished_at)
+    discard_pending(scope, video, job.id, job.finished_at)
     if video.status in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
         video.status = VideoStatus.CANCELLED
-    db.flush()
+    scope.db.flush()

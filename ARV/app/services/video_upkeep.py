@@ -4,15 +4,18 @@ the purge of a deleted video's outputs."""
 import uuid
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.background_tasks.names import QUEUE_MEDIA, VIDEO_RUN_JOB
+from app.background_tasks.names import QUEUE_MEDIA, VIDEO_RUN_JOB, VIDEO_WATCHDOG
 from app.core.storage import StorageProvider
 from app.core.task_queue import enqueue_after_commit
 from app.models.video import Video, VideoJob
+from app.services.context import SystemActor
 from app.services.leases import Recovery, recover_expired
-from app.services.video_outputs import video_prefix
-from app.services.video_service import settle_cancelled
+from app.services.object_keys import video_prefix
+from app.services.tenant import ScopedService
+from app.services.video_service import lock_job, settle_cancelled
 
 
 def recover(db: Session, now: datetime) -> Recovery:
@@ -23,12 +26,23 @@ def recover(db: Session, now: datetime) -> Recovery:
         enqueue_after_commit(db, VIDEO_RUN_JOB, [str(job_id)], queue=QUEUE_MEDIA, task_id=task_id)
     exhausted = []
     for job_id in recovery.exhausted:
-        job = db.get_one(VideoJob, job_id)
-        if job.cancel_requested:
-            settle_cancelled(db, db.get_one(Video, job.video_id), job)
-        else:
+        if not _settle_if_cancelled(db, job_id):
             exhausted.append(job_id)
     return Recovery(recovery.requeued, exhausted)
+
+
+def _settle_if_cancelled(db: Session, job_id: uuid.UUID) -> bool:
+    """Settle a job cancelled while its worker was lost, as the system in its company."""
+    company_id = db.scalar(select(VideoJob.company_id).where(VideoJob.id == job_id))
+    if company_id is None:
+        return False
+    scope = ScopedService(db, SystemActor(company_id, task=VIDEO_WATCHDOG))
+    locked = lock_job(scope, job_id)
+    if locked is None or not locked[0].cancel_requested:
+        return False
+    job, video = locked
+    settle_cancelled(scope, video, job)
+    return True
 
 
 def purge_outputs(db: Session, storage: StorageProvider, video_id: uuid.UUID) -> int:

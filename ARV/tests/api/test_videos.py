@@ -28,8 +28,8 @@ from app.models import (
     VideoRendition,
     VideoStatus,
 )
+from app.services.object_keys import video_prefix
 from app.services.storage_service import file_key
-from app.services.video_outputs import video_prefix
 from app.utils.clock import utcnow
 from tests.support.api import assert_error
 from tests.support.factories import Tenant, make_tenant

@@ -20,9 +20,11 @@ from app.models import (
     VideoStatus,
 )
 from app.services.leases import recover_expired
+from app.services.object_keys import job_output_prefix, video_prefix
 from app.services.storage_service import measure_usage
-from app.services.video_outputs import job_output_prefix, purge_due, video_prefix
-from app.services.video_pipeline import VideoPipeline, plan_renditions
+from app.services.video_outputs import purge_due
+from app.services.video_pipeline import VideoPipeline
+from app.services.video_plan import plan_renditions
 from app.services.video_service import new_job
 from app.utils.clock import utcnow
 from app.utils.ffmpeg import FfmpegConfig, MediaInfo, is_standard, probe
@@ -82,6 +84,7 @@ def test_standard_source_is_copied_then_the_ladder_filled(
 
 
 def test_every_output_counts_towards_the_quota(
+    session_factory: sessionmaker[Session],
     db: Session,
     pipeline: VideoPipeline,
     make_video: VideoMaker,
@@ -103,7 +106,9 @@ def test_every_output_counts_towards_the_quota(
     poster_job = new_job(db, video, JobKind.POSTER, pipeline.settings)
     assert run(pipeline, poster_job).status == "succeeded"
     db.expire_all()
-    purge_due(db, storage, utcnow() + timedelta(seconds=settings.STORAGE_URL_TTL_SECONDS + 1))
+    purge_due(
+        session_factory, storage, utcnow() + timedelta(seconds=settings.STORAGE_URL_TTL_SECONDS + 1)
+    )
     outputs = list(storage.list(video_prefix(video.company_id, video.id)))
     assert measure_usage(db, company).derived_bytes == sum(info.size for info in outputs)
 
@@ -181,6 +186,7 @@ def test_plan_limits_are_enforced_at_probe(
 
 
 def test_running_a_job_twice_yields_one_set_of_outputs(
+    session_factory: sessionmaker[Session],
     db: Session,
     pipeline: VideoPipeline,
     make_video: VideoMaker,
@@ -203,9 +209,11 @@ def test_running_a_job_twice_yields_one_set_of_outputs(
     live = renditions(db, video.id)
     assert all((r.mp4_key or "").startswith(new_folder) for r in live.values())
     assert {info.key for info in storage.list(prefix)} >= keys_after_first
-    assert purge_due(db, storage, utcnow()) == 0  # links to the old set may still be in use
+    assert (
+        purge_due(session_factory, storage, utcnow()) == 0
+    )  # links to the old set may still be in use
     later = utcnow() + timedelta(seconds=settings.STORAGE_URL_TTL_SECONDS + 1)
-    assert purge_due(db, storage, later) > 0
+    assert purge_due(session_factory, storage, later) > 0
     keys_after_second = {info.key for info in storage.list(prefix)}
     assert keys_after_second == {
         key.replace(f"/out/{job.id}/", f"/out/{again.id}/")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.core.storage import StorageProvider
@@ -21,8 +21,11 @@ from app.models import (
     VideoOutputPurge,
     VideoStatus,
 )
+from app.services.context import SystemActor
 from app.services.media_delivery import MediaDelivery
-from app.services.video_outputs import job_output_prefix, purge_due, rendition_keys
+from app.services.object_keys import job_output_prefix
+from app.services.tenant import ScopedService
+from app.services.video_outputs import purge_due, rendition_keys
 from app.services.video_pipeline import VideoPipeline
 from app.services.video_service import new_job, settle_cancelled
 from app.utils.clock import utcnow
@@ -66,6 +69,7 @@ def after_links_expire(settings: Settings) -> timedelta:
 
 
 def test_a_reprocessed_video_swaps_its_whole_set_at_once(
+    session_factory: sessionmaker[Session],
     db: Session,
     pipeline: VideoPipeline,
     ready_video: Video,
@@ -88,8 +92,10 @@ def test_a_reprocessed_video_swaps_its_whole_set_at_once(
     assert all(key.endswith("/") or storage.exists(key) for key in before), (
         "deleted before its links expired"
     )
-    assert purge_due(db, storage, utcnow()) == 0
-    assert purge_due(db, storage, utcnow() + after_links_expire(settings)) == len(before)
+    assert purge_due(session_factory, storage, utcnow()) == 0
+    assert purge_due(session_factory, storage, utcnow() + after_links_expire(settings)) == len(
+        before
+    )
     assert not any(storage.exists(key) for key in before if not key.endswith("/"))
     assert all(storage.exists(key) for key in after if not key.endswith("/"))
 
@@ -163,7 +169,7 @@ def test_a_cancelled_reprocess_leaves_the_video_ready(
 ) -> None:
     before = live_keys(db, ready_video)
     job = new_job(db, ready_video, JobKind.PROCESS, settings)
-    settle_cancelled(db, ready_video, job)
+    settle_cancelled(ScopedService(db, SystemActor(job.company_id, task="test")), ready_video, job)
     db.refresh(ready_video)
     assert ready_video.status == VideoStatus.READY
     assert live_keys(db, ready_video) == before

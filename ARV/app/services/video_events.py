@@ -1,0 +1,17 @@
+"""Video events (`video.progress`, `video.playable`, `video.processed`, `video.failed`,
+`video.cancelled`), published on the company's channel once the transaction that caused
+them commits, and dropped if it rolls back."""
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.core.events import on_commit
+from app.core.pubsub import publish_event
+from app.models.video import Video
+
+
+def publish_after_commit(db: Session, video: Video, event_type: str, **data: Any) -> None:
+    payload = {"video_id": str(video.id), "status": video.status.value, **data}
+    company_id = video.company_id
+    on_commit(db, lambda: publish_event(company_id, event_type, payload))
