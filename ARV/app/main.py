@@ -9,6 +9,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CollectorRegistry
 
 from app.api.errors import register_exception_handlers
+from app.api.openapi import install_openapi, operation_id
 from app.api.router import api_router
 from app.api.routes import ops
 from app.core.config import Settings, get_settings
@@ -45,7 +46,7 @@ OPENAPI_TAGS = [
         "description": "What AR viewer apps call: no sign-in, rate-limited per address.",
     },
     {
-        "name": "storage links",
+        "name": "storage-links",
         "description": "Signed links of the local storage provider (no sign-in: the "
         "signature is the authorisation).",
     },
@@ -67,6 +68,8 @@ ARVlite serves AR content: printed markers that play a video when an AR viewer l
 
 Every error answers with the same envelope:
 `{"error": {"code": "...", "message": "...", "details": ...}, "request_id": "..."}`.
+Each error response below lists the codes it may carry; `code` is stable and
+machine-readable, `message` is for people.
 Lists answer `{"items": [...], "total": n, "limit": l, "offset": o}`.
 Send `X-Request-ID` to correlate a call with the server's logs; it is echoed back.
 """
@@ -89,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=VERSION,
         description=DESCRIPTION,
         openapi_tags=OPENAPI_TAGS,
+        generate_unique_id_function=operation_id,
+        # Replaced per route by `install_openapi`; here so FastAPI documents the envelope.
         responses={422: {"model": ErrorResponse, "description": "Invalid request."}},
     )
     app.state.settings = settings
@@ -98,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_exception_handlers(app)
     app.include_router(ops.router)
     app.include_router(api_router)
+    install_openapi(app)
 
     # Added innermost first: a request passes security headers, CORS, request context,
     # metrics, gzip, the unstorable-text check, then the router.

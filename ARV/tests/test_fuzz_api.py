@@ -1,8 +1,9 @@
 """The fuzzing gate: schemathesis generates requests for every operation of the OpenAPI
 document and sends them, from two concurrent clients, to a real uvicorn on PostgreSQL and
 Redis, with the optional integrations configured as production has them (Yandex sign-in
-against the fake Yandex, S3 against moto). No answer may be a server error, and every
-answer must match the schema the document promises.
+against the fake Yandex, S3 against moto). No answer may be a server error, every answer
+must match the schema the document promises, and its status must be one the document
+lists for that operation.
 
 Requests are made as the owner of a seeded company, with every path id pinned to one of
 its real objects so they reach route bodies rather than 404s, then once more without
@@ -54,7 +55,7 @@ from tests.support.s3_server import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, s3_c
 pytestmark = pytest.mark.integration
 
 CI_SEED = 20261129
-CHECKS = "not_a_server_error,response_schema_conformance"
+CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance"
 CLIENTS = 2
 TOTAL_SECONDS = int(os.environ.get("FUZZ_SECONDS", "170"))
 # Operations that would end the fuzzing owner's standing in the seeded company, after which

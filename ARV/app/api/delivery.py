@@ -19,10 +19,9 @@ from fastapi.responses import FileResponse
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from app.core.exceptions import (
-    AppError,
-    ErrorCode,
     LinkExpiredError,
     LinkInvalidError,
+    MalformedRequestError,
     NotFoundError,
     RangeNotSatisfiableError,
 )
@@ -37,11 +36,6 @@ Signature = Annotated[str | None, Query(max_length=128, description="The link's 
 # Anything served without an immutability promise may change under its URL: caches keep
 # it, but ask again (a 304 costs no body).
 REVALIDATE = "private, no-cache"
-
-
-class MalformedRangeError(AppError):
-    code = ErrorCode.MALFORMED_REQUEST
-    default_message = "The Range header is not a valid bytes range."
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,4 +122,4 @@ def check_range(request: Request, validators: Validators, size: int) -> None:
     except RangeNotSatisfiable as error:
         raise RangeNotSatisfiableError(size) from error
     except MalformedRangeHeader as error:
-        raise MalformedRangeError(f"The Range header is not valid: {error.content}") from error
+        raise MalformedRequestError(f"The Range header is not valid: {error.content}") from error

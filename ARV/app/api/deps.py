@@ -10,9 +10,10 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.api.openapi import raises
 from app.core.config import Settings
 from app.core.database import get_session_factory, session_scope
-from app.core.exceptions import AuthenticationError, PermissionDeniedError
+from app.core.exceptions import AuthenticationError, NotFoundError, PermissionDeniedError
 from app.core.logging import request_id_var
 from app.core.permissions import Action
 from app.core.rate_limit import get_rate_limiter
@@ -112,6 +113,7 @@ class Principal:
     session_id: uuid.UUID
 
 
+@raises(AuthenticationError)
 def get_principal(
     db: DbSession, settings: SettingsDep, token: Annotated[str | None, Depends(bearer_token)]
 ) -> Principal:
@@ -137,6 +139,7 @@ def get_current_user(principal: CurrentPrincipal) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+@raises(NotFoundError)
 def get_company_context(
     company_id: Annotated[uuid.UUID, Path(description="The company acted in.")],
     db: DbSession,
@@ -146,6 +149,7 @@ def get_company_context(
     return resolve_company_context(db, user, company_id, meta)
 
 
+@raises(PermissionDeniedError)
 class RequirePermission:
     """Dependency: the company context, provided the caller's role allows `action`.
     Checked before any resource is loaded, so a refused caller learns nothing about ids."""

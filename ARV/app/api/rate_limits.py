@@ -16,8 +16,9 @@ it with the X-Forwarded-For address when the request came through a trusted prox
 from collections.abc import Callable
 
 from app.api.deps import ClientIp, SettingsDep
+from app.api.openapi import raises
 from app.core.config import Settings
-from app.core.exceptions import RateLimitedError
+from app.core.exceptions import RateLimitedError, ServiceUnavailableError
 from app.core.rate_limit import get_rate_limiter, hashed_key
 
 
@@ -34,6 +35,7 @@ def limit_per_ip(
 ) -> Callable[[Settings, str], None]:
     """`rule` gives (requests allowed, window in seconds) from the settings."""
 
+    @raises(RateLimitedError, ServiceUnavailableError)
     def enforce_ip_rate_limit(settings: SettingsDep, client_ip: ClientIp) -> None:
         limit, window_seconds = rule(settings)
         decision = get_rate_limiter(settings).hit(

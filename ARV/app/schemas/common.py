@@ -88,11 +88,3 @@ class Page(BaseModel, Generic[T]):
 
 
 OpenApiResponses = dict[int | str, dict[str, Any]]
-
-
-def error_responses(descriptions: dict[int, str]) -> OpenApiResponses:
-    """OpenAPI entries documenting that these statuses answer with the error envelope."""
-    return {
-        status: {"model": ErrorResponse, "description": description}
-        for status, description in descriptions.items()
-    }

@@ -9,7 +9,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.exceptions import NotFoundError, ValidationFailedError
+from app.core.exceptions import NotFoundError, UnknownPlanError
 from app.models.company import Company, Plan
 from app.services.audit_service import AuditService
 from app.services.context import ActorKind, RequestMeta
@@ -112,7 +112,7 @@ def _parse_plan(plan: str) -> Plan:
         return Plan(plan)
     except ValueError:
         plans = [known.value for known in Plan]
-        raise ValidationFailedError(
+        raise UnknownPlanError(
             f"Unknown plan {plan!r}; choose one of {', '.join(plans)}.",
             details={"plan": plan, "plans": plans},
         ) from None

@@ -5,7 +5,7 @@ import uuid
 
 from sqlalchemy import func, select
 
-from app.core.exceptions import QuotaExceededError
+from app.core.exceptions import ARContentLimitError
 from app.models.ar_content import ARContent
 from app.models.company import Company
 from app.services.pagination import PageParams, ResultPage, paginate
@@ -61,7 +61,7 @@ class ARContentService(TenantService):
         )
         limits = limits_for(self.ctx.company)
         if (existing or 0) >= limits.max_ar_contents:
-            raise QuotaExceededError(
+            raise ARContentLimitError(
                 f"The {limits.code} plan allows {limits.max_ar_contents} AR contents; "
                 "delete one or upgrade the plan.",
                 details={"limit": limits.max_ar_contents, "used": existing},

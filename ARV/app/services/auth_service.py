@@ -10,7 +10,16 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.database import refuse_with_record
-from app.core.exceptions import AuthenticationError, NotFoundError, ValidationFailedError
+from app.core.exceptions import (
+    AccountDisabledError,
+    CurrentPasswordIncorrectError,
+    EmailTakenError,
+    InvalidCredentialsError,
+    NotFoundError,
+    PasswordRejectedError,
+    RefreshTokenInvalidError,
+    TokenInvalidError,
+)
 from app.core.security import (
     PASSWORD_MAX_BYTES,
     PASSWORD_MIN_LENGTH,
@@ -28,7 +37,7 @@ from app.services.claims import claim_once
 from app.services.context import RequestMeta
 from app.services.emails import Emails
 from app.services.login_throttle import LoginThrottle
-from app.services.user_service import EmailTakenError, UserService
+from app.services.user_service import UserService
 from app.utils.clock import utcnow
 from app.utils.passwords import password_problem
 
@@ -89,7 +98,7 @@ class AuthService:
             user_id = user.id if user else None
             refuse_with_record(
                 self.db,
-                AuthenticationError(INVALID_CREDENTIALS),
+                InvalidCredentialsError(INVALID_CREDENTIALS),
                 lambda own: AuditService(own).record(
                     "auth.login_failed",
                     entity_type="user",
@@ -100,7 +109,7 @@ class AuthService:
                 ),
             )
         if not user.is_active:
-            raise AuthenticationError("This account is disabled.")
+            raise AccountDisabledError("This account is disabled.")
         self.throttle.record_success(email)
         self._audit("auth.login", user)
         return self.start_session(user)
@@ -130,7 +139,7 @@ class AuthService:
         )
         session = self.db.get(AuthSession, token.session_id) if token else None
         if token is None or session is None or not session.is_live(now):
-            raise AuthenticationError(INVALID_REFRESH)
+            raise RefreshTokenInvalidError(INVALID_REFRESH)
         if not self._claim(token, now):
             self._handle_reuse(token, session, now)
         session.last_used_at = now
@@ -168,7 +177,7 @@ class AuthService:
         logger.warning(
             "refresh token reuse; session revoked", extra={"session_id": str(session_id)}
         )
-        refuse_with_record(self.db, AuthenticationError(INVALID_REFRESH), revoke_the_family)
+        refuse_with_record(self.db, RefreshTokenInvalidError(INVALID_REFRESH), revoke_the_family)
 
     def _issue(self, session: AuthSession, now: datetime) -> IssuedTokens:
         refresh_token = new_opaque_token()
@@ -238,7 +247,7 @@ class AuthService:
             password, email=email, min_length=PASSWORD_MIN_LENGTH, max_bytes=PASSWORD_MAX_BYTES
         )
         if problem:
-            raise ValidationFailedError(
+            raise PasswordRejectedError(
                 problem, details=[{"loc": ["body", field], "message": problem}]
             )
 
@@ -246,7 +255,7 @@ class AuthService:
         self, user: User, current: str, new: str, current_session: uuid.UUID
     ) -> None:
         if not verify_password(current, user.hashed_password):
-            raise AuthenticationError("The current password is wrong.")
+            raise CurrentPasswordIncorrectError("The current password is wrong.")
         self._set_password(user, new)
         self.revoke_other_sessions(user, keep=current_session, reason="password_changed")
         self._audit("user.password_changed", user)
@@ -323,7 +332,7 @@ class AuthService:
             returning=OneTimeToken,
         )
         if record is None:
-            raise ValidationFailedError("This link is invalid, expired or already used.")
+            raise TokenInvalidError("This link is invalid, expired or already used.")
         return record
 
     # -- helpers -------------------------------------------------------------------------

@@ -13,7 +13,7 @@ identified by a hash of the normalised email, in storage and in logs alike.
 import logging
 
 from app.core.config import Settings
-from app.core.exceptions import RateLimitedError
+from app.core.exceptions import SignInLockedError
 from app.core.rate_limit import RateLimiter, hashed_key
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class LoginThrottle:
     def ensure_not_locked(self, email: str) -> None:
         retry_after = self._limiter.blocked_for(_lock_key(account_key(email)))
         if retry_after:
-            raise RateLimitedError(retry_after, message=LOCKED_MESSAGE)
+            raise SignInLockedError(retry_after, message=LOCKED_MESSAGE)
 
     def record_failure(self, email: str) -> None:
         account = account_key(email)

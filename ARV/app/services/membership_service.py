@@ -8,11 +8,16 @@ from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from app.core.config import Settings
 from app.core.exceptions import (
-    ConflictError,
+    AlreadyMemberError,
+    EmailNotVerifiedError,
+    InvitationClosedError,
+    InvitationExistsError,
+    InvitationInvalidError,
+    LastOwnerError,
+    MemberLimitError,
     NotFoundError,
     PermissionDeniedError,
-    QuotaExceededError,
-    ValidationFailedError,
+    SelfRemovalError,
 )
 from app.core.permissions import Role
 from app.core.security import hash_token, new_opaque_token
@@ -62,7 +67,7 @@ class MembershipService:
     def remove(self, user_id: uuid.UUID) -> None:
         membership = self._membership(user_id)
         if membership.user_id == self.ctx.user.id:
-            raise ConflictError("Use leave to remove yourself from a company.")
+            raise SelfRemovalError("Use leave to remove yourself from a company.")
         self._ensure_may_manage(membership.role, None)
         self._delete(membership, "member.removed")
 
@@ -99,7 +104,7 @@ class MembershipService:
             .with_for_update()
         ).all()
         if [owner for owner in owners if owner != membership.id] == []:
-            raise ConflictError("A company must keep at least one owner; appoint another first.")
+            raise LastOwnerError("A company must keep at least one owner; appoint another first.")
 
     # -- invitations ---------------------------------------------------------------------
 
@@ -110,7 +115,9 @@ class MembershipService:
         self._ensure_not_member(email)
         ensure_seat_available(self.db, self.ctx.company, counting_open_invitations=True)
         if self._open_invitation(email) is not None:
-            raise ConflictError("This address already has an open invitation; resend it instead.")
+            raise InvitationExistsError(
+                "This address already has an open invitation; resend it instead."
+            )
         token = new_opaque_token()
         invitation = Invitation(
             company_id=self.ctx.company_id,
@@ -156,7 +163,7 @@ class MembershipService:
 
     def _ensure_verified_inviter(self) -> None:
         if not self.ctx.user.is_verified:
-            raise PermissionDeniedError("Confirm your email address before inviting members.")
+            raise EmailNotVerifiedError("Confirm your email address before inviting members.")
 
     def _open_invitation(self, email: str) -> Invitation | None:
         return self.db.scalar(
@@ -177,7 +184,7 @@ class MembershipService:
         if invitation is None:
             raise NotFoundError.for_entity("Invitation", invitation_id)
         if invitation.accepted_at or invitation.revoked_at:
-            raise ConflictError("This invitation was already accepted or revoked.")
+            raise InvitationClosedError("This invitation was already accepted or revoked.")
         return invitation
 
     def _ensure_not_member(self, email: str) -> None:
@@ -187,7 +194,7 @@ class MembershipService:
             .where(Membership.company_id == self.ctx.company_id, User.email == email)
         )
         if member is not None:
-            raise ConflictError("This person is already a member.")
+            raise AlreadyMemberError("This person is already a member.")
 
     def _send_invitation(self, invitation: Invitation, token: str) -> None:
         # In the invitee's language if they have an account, else in the inviter's.
@@ -229,7 +236,7 @@ def accept_invitation(
     )
     company = db.get(Company, invitation.company_id) if invitation else None
     if invitation is None or company is None or company.is_deleted:
-        raise ValidationFailedError(
+        raise InvitationInvalidError(
             "This invitation is invalid, expired, already used, or for another email address."
         )
     existing = db.scalar(
@@ -283,7 +290,7 @@ def ensure_seat_available(
             or 0
         )
     if used >= limits.max_members:
-        raise QuotaExceededError(
+        raise MemberLimitError(
             f"The {limits.code} plan allows {limits.max_members} members, invitations included.",
             details={"limit": limits.max_members, "used": used},
         )

@@ -29,7 +29,7 @@ from app.background_tasks.names import OUTBOX_DELIVER, QUEUE_NOTIFICATIONS
 from app.core.config import Settings
 from app.core.database import session_scope
 from app.core.delivery import DeliveryError
-from app.core.exceptions import ConflictError, NotFoundError
+from app.core.exceptions import NotFoundError, OutboxMessageNotDeadError
 from app.core.task_queue import enqueue_after_commit
 from app.models.outbox import OutboxMessage, OutboxStatus
 from app.services import leases
@@ -196,7 +196,7 @@ def retry_dead(db: Session, message_id: uuid.UUID) -> OutboxMessage:
     if message is None:
         raise NotFoundError.for_entity("Outbox message", message_id)
     if message.status != OutboxStatus.DEAD:
-        raise ConflictError(
+        raise OutboxMessageNotDeadError(
             "Only a dead message can be retried; this one is not.",
             details={"status": message.status.value},
         )

@@ -5,7 +5,7 @@ database checks; every one of them has limits here (a test keeps the two equal).
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.core.exceptions import QuotaExceededError
+from app.core.exceptions import FeatureNotInPlanError
 from app.models.company import Company, Plan
 
 MIB = 1024**2
@@ -71,7 +71,7 @@ def limits_for(company: Company) -> PlanLimits:
 
 def require_feature(company: Company, feature: Feature) -> None:
     if feature not in limits_for(company).features:
-        raise QuotaExceededError(
+        raise FeatureNotInPlanError(
             f"The {limits_for(company).code} plan does not include {feature.value}.",
             details={"feature": feature.value, "plan": company.plan},
         )

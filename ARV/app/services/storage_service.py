@@ -18,10 +18,17 @@ from app.core.database import refuse_with_record
 from app.core.exceptions import (
     AppError,
     ConflictError,
-    PayloadTooLargeError,
+    FileTooLargeError,
+    NotMultipartError,
+    PartNumberInvalidError,
     QuotaExceededError,
     UnsupportedMediaTypeError,
-    ValidationFailedError,
+    UploadCompleteError,
+    UploadIncompleteError,
+    UploadLostError,
+    UploadPartsInvalidError,
+    UploadPartsMissingError,
+    UploadSizeMismatchError,
 )
 from app.core.storage import (
     InvalidUploadError,
@@ -140,7 +147,7 @@ def max_file_bytes(settings: Settings, company: Company) -> int:
 def check_file_size(settings: Settings, company: Company, size: int) -> None:
     limit = max_file_bytes(settings, company)
     if size > limit:
-        raise PayloadTooLargeError(
+        raise FileTooLargeError(
             f"Files may be at most {limit} bytes ({limit / MIB:.0f} MiB) on the "
             f"{limits_for(company).code} plan; this one is {size} bytes.",
             details={"limit_bytes": limit, "size_bytes": size},
@@ -223,7 +230,7 @@ class FileService(StorageTenantService):
         stored = self._uploading(file_id)
         count = part_count(stored)
         if bad := [number for number in part_numbers if not 1 <= number <= count]:
-            raise ValidationFailedError(
+            raise PartNumberInvalidError(
                 f"This upload has parts 1 to {count}.", details={"invalid_parts": bad}
             )
         ttl = self.settings.DIRECT_UPLOAD_URL_TTL_SECONDS
@@ -254,7 +261,7 @@ class FileService(StorageTenantService):
                     stored.storage_key, _upload_id(stored), parts
                 )
         except InvalidUploadError as error:
-            raise ValidationFailedError(
+            raise UploadPartsInvalidError(
                 f"The parts cannot be joined ({error}). List the parts received and complete "
                 "with their ETags; every part but the last must be part_size_bytes long.",
                 details={"part_size_bytes": stored.part_size_bytes},
@@ -262,7 +269,7 @@ class FileService(StorageTenantService):
         if info.size != stored.size_bytes:
             self._discard(
                 stored,
-                ValidationFailedError(
+                UploadSizeMismatchError(
                     f"The parts hold {info.size} bytes but the upload declared "
                     f"{stored.size_bytes}; start a new upload.",
                     details={"received_bytes": info.size, "declared_bytes": stored.size_bytes},
@@ -295,7 +302,7 @@ class FileService(StorageTenantService):
         except ObjectNotFoundError:
             self._forget(
                 stored,
-                ConflictError(
+                UploadLostError(
                     "This upload is no longer in storage (it expired or was aborted); its "
                     "reserved space is freed. Start a new upload.",
                     details={"file_id": str(stored.id)},
@@ -337,19 +344,19 @@ class FileService(StorageTenantService):
     def _uploading(self, file_id: uuid.UUID, *, for_update: bool = False) -> StoredFile:
         stored = self.get(file_id, for_update=for_update)
         if stored.status != FileStatus.UPLOADING:
-            raise ConflictError("This upload is already complete.")
+            raise UploadCompleteError("This upload is already complete.")
         return stored
 
     def _require_available(self, stored: StoredFile) -> None:
         if stored.status != FileStatus.AVAILABLE:
-            raise ConflictError("This file is still uploading.")
+            raise UploadIncompleteError("This file is still uploading.")
 
     def _check_all_parts(self, stored: StoredFile, parts: list[UploadedPart]) -> None:
         expected = list(range(1, part_count(stored) + 1))
         received = sorted(part.part_number for part in parts)
         if received != expected:
             missing = sorted(set(expected) - set(received))
-            raise ConflictError(
+            raise UploadPartsMissingError(
                 f"Parts are missing: upload {len(missing)} more before completing.",
                 details={"missing_parts": missing[:100], "expected_parts": len(expected)},
             )
@@ -396,5 +403,5 @@ def part_count(stored: StoredFile) -> int:
 
 def _upload_id(stored: StoredFile) -> str:
     if stored.upload_id is None:
-        raise ConflictError("This file was uploaded through the API, not in parts.")
+        raise NotMultipartError("This file was uploaded through the API, not in parts.")
     return stored.upload_id

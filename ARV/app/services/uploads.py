@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from anyio import to_thread
 
-from app.core.exceptions import ValidationFailedError
+from app.core.exceptions import ContentLengthMismatchError
 from app.core.storage import ObjectWriter
 from app.models.storage import StoredFile
 from app.services.storage_service import SNIFF_BYTES, FileService, accepted_content_type
@@ -33,7 +33,7 @@ class _Received:
     def add(self, batch: bytes) -> None:
         self.size += len(batch)
         if self.size > self.expected:
-            raise ValidationFailedError(
+            raise ContentLengthMismatchError(
                 f"The body is longer than its Content-Length ({self.expected} bytes)."
             )
         if len(self.head) < SNIFF_BYTES:
@@ -75,7 +75,7 @@ async def _stream(body: AsyncIterator[bytes], writer: ObjectWriter, expected: in
     if batch:
         await to_thread.run_sync(_write, received, writer, bytes(batch))
     if received.size != expected:
-        raise ValidationFailedError(
+        raise ContentLengthMismatchError(
             f"The body ended after {received.size} of the {expected} bytes announced; "
             "nothing was stored."
         )

@@ -4,14 +4,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.core.exceptions import ConflictError
+from app.core.exceptions import EmailTakenError
 from app.core.security import hash_password
 from app.models.user import Language, User
 from app.utils.clock import utcnow
-
-
-class EmailTakenError(ConflictError):
-    default_message = "A user with this email already exists."
 
 
 def normalize_email(email: str) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.database import insert_on_conflict
-from app.core.exceptions import ValidationFailedError
+from app.core.exceptions import StatsRangeError
 from app.core.security import device_hash
 from app.models.video import Video
 from app.models.video_analytics import (
@@ -260,12 +260,12 @@ class VideoStatsService(TenantService):
 
 def _check_range(start: date, end: date) -> None:
     if end < start:
-        raise ValidationFailedError(
+        raise StatsRangeError(
             "The range ends before it starts.",
             details={"from": start.isoformat(), "to": end.isoformat()},
         )
     if (end - start).days + 1 > MAX_STATS_RANGE_DAYS:
-        raise ValidationFailedError(
+        raise StatsRangeError(
             f"Ask for at most {MAX_STATS_RANGE_DAYS} days at a time.",
             details={"from": start.isoformat(), "to": end.isoformat()},
         )

@@ -15,7 +15,12 @@ from typing import Any
 from sqlalchemy import Select, delete
 from sqlalchemy.orm import Session, contains_eager
 
-from app.core.exceptions import ConflictError, NotFoundError, ValidationFailedError
+from app.core.exceptions import (
+    NotFoundError,
+    ScheduleFullError,
+    ScheduleOverlapError,
+    ScheduleWindowError,
+)
 from app.models.ar_content import ARContent, ScheduledVideo
 from app.models.video import PLAYING_STATUSES, Video
 from app.schemas.ar_content import ScheduleWrite
@@ -115,7 +120,7 @@ class VideoScheduleService(TenantService):
         self._content(content_id, for_update=True)
         entries = self._entries(content_id)
         if len(entries) >= MAX_ENTRIES_PER_CONTENT:
-            raise ConflictError(
+            raise ScheduleFullError(
                 f"An AR content holds at most {MAX_ENTRIES_PER_CONTENT} scheduled videos; "
                 "remove past ones first.",
                 details={"limit": MAX_ENTRIES_PER_CONTENT},
@@ -175,10 +180,10 @@ class VideoScheduleService(TenantService):
             try:
                 edges[field] = None if value is None else to_utc(value, tz)
             except NonexistentLocalTimeError as error:
-                raise ValidationFailedError(str(error), details={"field": field}) from error
+                raise ScheduleWindowError(str(error), details={"field": field}) from error
         window = Window(edges["starts_at"], edges["ends_at"])
         if not _before(window.starts_at, window.ends_at):
-            raise ValidationFailedError(
+            raise ScheduleWindowError(
                 "ends_at must be later than starts_at.",
                 details={"starts_at": _iso(window.starts_at), "ends_at": _iso(window.ends_at)},
             )
@@ -203,9 +208,9 @@ def remove_video_from_schedules(db: Session, company_id: uuid.UUID, video_id: uu
     )
 
 
-def _overlap_error(clashes: list[ScheduledVideo], priority: int) -> ConflictError:
+def _overlap_error(clashes: list[ScheduledVideo], priority: int) -> ScheduleOverlapError:
     first = clashes[0]
-    return ConflictError(
+    return ScheduleOverlapError(
         f"This window overlaps the schedule of {first.video.title!r} at the same priority "
         f"{priority}; give one of them a higher priority, or move the window.",
         details={"conflicts": [_describe(clash) for clash in clashes]},

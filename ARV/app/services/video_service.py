@@ -18,10 +18,13 @@ from app.background_tasks.names import (
 )
 from app.core.config import Settings
 from app.core.exceptions import (
-    ConflictError,
-    ErrorCode,
-    UnsupportedMediaTypeError,
-    ValidationFailedError,
+    NotAVideoError,
+    NothingToCancelError,
+    PosterTimeError,
+    UnknownRenditionError,
+    UploadIncompleteError,
+    VideoBusyError,
+    VideoNotReadyError,
 )
 from app.core.task_queue import enqueue_after_commit
 from app.models.storage import FileStatus, StoredFile
@@ -75,11 +78,6 @@ class MediaLinks:
     playback: VideoDefaults
 
 
-class VideoBusyError(ConflictError):
-    code = ErrorCode.VIDEO_BUSY
-    default_message = "This video is already being processed; cancel that first or wait for it."
-
-
 def new_job(
     db: Session, video: Video, kind: JobKind, settings: Settings, target: str | None = None
 ) -> VideoJob:
@@ -121,11 +119,9 @@ class VideoService(StorageTenantService):
         # Locked: a concurrent delete of the file must wait, then see this video.
         source = self.get_owned(StoredFile, file_id, "File", for_update=True)
         if source.status != FileStatus.AVAILABLE:
-            raise ConflictError("The file is still uploading; complete the upload first.")
+            raise UploadIncompleteError("The file is still uploading; complete the upload first.")
         if not (source.content_type or "").startswith("video/"):
-            raise UnsupportedMediaTypeError(
-                f"A video needs a video file; this one is {source.content_type}."
-            )
+            raise NotAVideoError(f"A video needs a video file; this one is {source.content_type}.")
         video = Video(
             company_id=self.ctx.company_id,
             file_id=source.id,
@@ -177,7 +173,7 @@ class VideoService(StorageTenantService):
         video = self.get(video_id, for_update=True)
         job = self._active_job(video)
         if job is None:
-            raise ConflictError("Nothing is being processed for this video.")
+            raise NothingToCancelError("Nothing is being processed for this video.")
         if job.status == JobStatus.QUEUED:
             settle_cancelled(self, video, job)
         else:
@@ -207,7 +203,7 @@ class VideoService(StorageTenantService):
             )
         )
         if rendition is None:
-            raise ValidationFailedError(
+            raise UnknownRenditionError(
                 f"This video has no rendition {rendition_name!r}.",
                 details={"rendition": rendition_name},
             )
@@ -219,9 +215,11 @@ class VideoService(StorageTenantService):
     def set_poster_time(self, video_id: uuid.UUID, at_seconds: float) -> VideoDetail:
         video = self.get(video_id, for_update=True)
         if video.duration_seconds is None:
-            raise ConflictError("The video has not been probed yet; wait until it is playable.")
+            raise VideoNotReadyError(
+                "The video has not been probed yet; wait until it is playable."
+            )
         if at_seconds >= video.duration_seconds:
-            raise ValidationFailedError(
+            raise PosterTimeError(
                 f"The video lasts {video.duration_seconds:.2f} s; pick a time before that.",
                 details={"duration_seconds": video.duration_seconds},
             )

@@ -20,11 +20,16 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings
 from app.core.database import separate_unit_of_work
 from app.core.exceptions import (
+    AccountDisabledError,
+    AccountUnverifiedError,
     AppError,
-    AuthenticationError,
-    ConflictError,
-    ErrorCode,
-    ServiceUnavailableError,
+    ConcurrentSignInError,
+    EmailTakenError,
+    OAuthCancelledError,
+    OAuthStateError,
+    YandexNotConfiguredError,
+    YandexRejectedError,
+    YandexUnavailableError,
 )
 from app.core.security import (
     hash_token,
@@ -53,32 +58,6 @@ FALLBACK_EMAIL_DOMAIN = "yandex.ru"
 class AuthorizationRedirect:
     url: str
     state: str
-
-
-class YandexNotConfiguredError(ServiceUnavailableError):
-    default_message = "Yandex sign-in is not configured on this server."
-
-
-class YandexUnavailableError(ServiceUnavailableError):
-    default_message = "Yandex did not answer; try again."
-
-
-class YandexRejectedError(AuthenticationError):
-    default_message = "Yandex did not accept this sign-in; start again."
-
-
-class OAuthCancelledError(AppError):
-    code = ErrorCode.BAD_REQUEST
-    default_message = "Sign-in with Yandex was cancelled."
-
-
-class ConcurrentSignInError(ConflictError):
-    default_message = "This Yandex account was just signed in from elsewhere; start again."
-
-
-class OAuthStateError(AppError):
-    code = ErrorCode.BAD_REQUEST
-    default_message = "The sign-in link is invalid or expired; start again."
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +231,7 @@ class YandexOAuthService:
         if user is None:
             return self._register(profile)
         if not user.is_active:
-            raise AuthenticationError("This account is disabled.")
+            raise AccountDisabledError("This account is disabled.")
         if identity is None:
             self._add_identity(user, profile)
             self._audit("user.identity_linked", user)
@@ -264,7 +243,7 @@ class YandexOAuthService:
             return None
         user = self.auth.users.get_by_email(profile.default_email)
         if user is not None and not user.is_verified:
-            raise ConflictError(
+            raise AccountUnverifiedError(
                 "An account with this email already exists but its email is not verified. "
                 "Sign in with your password and verify your email first, then use Yandex.",
                 details={"email": user.email},
@@ -278,7 +257,7 @@ class YandexOAuthService:
                 "Yandex shared no email address; allow access to your email and try again."
             )
         if self.auth.users.get_by_email(email) is not None:
-            raise ConflictError(
+            raise EmailTakenError(
                 "An account with this email already exists; sign in with its password.",
                 details={"email": email},
             )

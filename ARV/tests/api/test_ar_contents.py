@@ -248,7 +248,7 @@ def test_the_free_plan_allows_five_contents(client: TestClient, tenant: Tenant) 
     sixth = client.post(
         contents_url(tenant), json={"name": "Card 6"}, headers=tenant.headers[Role.EDITOR]
     )
-    error = assert_error(sixth, 402, "quota_exceeded")
+    error = assert_error(sixth, 402, "ar_content_limit_reached")
     assert error["details"]["limit"] == 5
     assert error["details"]["used"] == 5
     assert (
@@ -432,7 +432,7 @@ def test_an_equal_priority_overlap_is_refused(
         ends_at="2026-12-26T00:00:00Z",
         priority=1,
     )
-    error = assert_error(clash, 409, "conflict")
+    error = assert_error(clash, 409, "schedule_overlap")
     assert [conflict["id"] for conflict in error["details"]["conflicts"]] == [first["id"]]
     conflict = error["details"]["conflicts"][0]
     assert conflict["priority"] == 1
@@ -453,7 +453,7 @@ def test_an_unbounded_entry_overlaps_every_window_of_its_priority(
         ends_at=EVE_ENDS,
         timezone="Europe/Moscow",
     )
-    error = assert_error(clash, 409, "conflict")
+    error = assert_error(clash, 409, "schedule_overlap")
     assert error["details"]["conflicts"][0]["id"] == default["id"]
 
 
@@ -525,7 +525,7 @@ def test_a_window_ending_before_it_starts_is_invalid(
         ends_at=ends_at,
         timezone="Europe/Moscow",
     )
-    error = assert_error(response, 422, "validation_error")
+    error = assert_error(response, 422, "schedule_window_invalid")
     assert set(error["details"]) == {"starts_at", "ends_at"}
     assert listed_schedule(client, tenant, content["id"]) == []
 
@@ -541,7 +541,7 @@ def test_a_wall_time_the_clocks_skip_is_invalid(
         starts_at="2026-03-29T02:30:00",
         timezone="Europe/Berlin",
     )
-    error = assert_error(response, 422, "validation_error")
+    error = assert_error(response, 422, "schedule_window_invalid")
     assert error["details"] == {"field": "starts_at"}
     assert "Europe/Berlin" in error["message"]
 
@@ -726,7 +726,7 @@ def test_replace_checks_overlap_against_the_other_entries_only(
 
     longer = {**morning_window, "ends_at": "2026-12-24T19:00:00"}
     clash = client.put(url, json={"video_id": str(video.id), **longer}, headers=editor)
-    error = assert_error(clash, 409, "conflict")
+    error = assert_error(clash, 409, "schedule_overlap")
     assert [conflict["id"] for conflict in error["details"]["conflicts"]] == [evening["id"]]
     assert client.get(url, headers=editor).json() == same.json()
 
@@ -745,13 +745,15 @@ def test_replace_validates_like_attach(
     url = schedule_url(tenant, content["id"], f"/{entry['id']}")
     editor = tenant.headers[Role.EDITOR]
     reversed_window = {"video_id": str(video.id), "starts_at": EVE_ENDS, "ends_at": EVE_STARTS}
-    assert_error(client.put(url, json=reversed_window, headers=editor), 422, "validation_error")
+    assert_error(
+        client.put(url, json=reversed_window, headers=editor), 422, "schedule_window_invalid"
+    )
     skipped = {
         "video_id": str(video.id),
         "ends_at": "2026-03-29T02:30:00",
         "timezone": "Europe/Berlin",
     }
-    assert_error(client.put(url, json=skipped, headers=editor), 422, "validation_error")
+    assert_error(client.put(url, json=skipped, headers=editor), 422, "schedule_window_invalid")
     missing = str(uuid.uuid4())
     error = assert_error(
         client.put(url, json={"video_id": missing}, headers=editor), 404, "not_found"

@@ -130,7 +130,7 @@ def test_repeated_failures_lock_the_account_temporarily(
         "/api/v1/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD}
     )
     assert locked.status_code == 429
-    assert locked.json()["error"]["code"] == "rate_limited"
+    assert locked.json()["error"]["code"] == "sign_in_locked"
     assert int(locked.headers["retry-after"]) > 0
 
 
@@ -230,7 +230,7 @@ def test_two_tabs_refreshing_at_once_both_succeed(client: TestClient, db: Sessio
 def test_unknown_refresh_token_is_refused(client: TestClient) -> None:
     response = refresh(client, "x" * 43)
     assert response.status_code == 401
-    assert response.json()["error"]["code"] == "unauthenticated"
+    assert response.json()["error"]["code"] == "refresh_token_invalid"
 
 
 def test_refresh_token_in_an_httponly_cookie(

@@ -204,7 +204,7 @@ def test_a_non_ascii_state_is_a_bad_sign_in_link(
     issued = parse_qs(urlsplit(login.headers["location"]).query)["state"][0]
     assert yandex_client.cookies.get("arv_oauth_state") == issued
     response = yandex_client.get(f"/api/v1/auth/yandex/callback?code={code}&state={state}")
-    assert_error(response, 400, "bad_request")
+    assert_error(response, 400, "oauth_state_invalid")
 
 
 def test_a_non_ascii_state_cookie_is_another_browser(yandex_client: TestClient) -> None:
@@ -215,5 +215,5 @@ def test_a_non_ascii_state_cookie_is_another_browser(yandex_client: TestClient) 
     response = yandex_client.get(
         f"/api/v1/auth/yandex/callback?code=abc&state={state}", headers={"Cookie": cookie}
     )
-    error = assert_error(response, 400, "bad_request")
+    error = assert_error(response, 400, "oauth_state_invalid")
     assert "another browser" in error["message"]

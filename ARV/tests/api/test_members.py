@@ -230,9 +230,9 @@ def test_sole_owner_cannot_demote_themselves_or_leave(
     client: TestClient, db: Session, team: Tenant
 ) -> None:
     owner = team.users[Role.OWNER]
-    assert_error(change_role(client, team, owner, Role.ADMIN, by=Role.OWNER), 409, "conflict")
+    assert_error(change_role(client, team, owner, Role.ADMIN, by=Role.OWNER), 409, "last_owner")
     response = client.post(f"{COMPANIES}/{team.company.id}/leave", headers=team.headers[Role.OWNER])
-    assert_error(response, 409, "conflict")
+    assert_error(response, 409, "last_owner")
     assert role_in(db, team.company.id, owner.id) == Role.OWNER
 
 
@@ -246,7 +246,7 @@ def test_with_two_owners_one_may_demote_themselves(
     assert role_in(db, team.company.id, owner.id) == Role.ADMIN
     # Now the second owner is the last one.
     response = client.post(f"{COMPANIES}/{team.company.id}/leave", headers=second_headers)
-    assert_error(response, 409, "conflict")
+    assert_error(response, 409, "last_owner")
 
 
 def test_with_two_owners_one_may_leave(
@@ -296,7 +296,7 @@ def test_removing_yourself_is_a_conflict(
 ) -> None:
     me = team.users[by]
     response = client.delete(members_url(team, me.id), headers=team.headers[by])
-    assert_error(response, 409, "conflict")
+    assert_error(response, 409, "self_removal")
     assert role_in(db, team.company.id, me.id) == by
 
 
@@ -415,7 +415,7 @@ def test_unverified_inviter_is_refused(
         json={"email": email},
         headers=auth_headers(db, settings, owner),
     )
-    assert_error(response, 403, "permission_denied")
+    assert_error(response, 403, "email_not_verified")
     assert mails_to(mailbox, email) == []
 
 
@@ -430,7 +430,7 @@ def test_duplicate_open_invitation_is_a_conflict(
     response = client.post(
         invitations_url(team), json={"email": email.upper()}, headers=team.headers[Role.ADMIN]
     )
-    assert_error(response, 409, "conflict")
+    assert_error(response, 409, "invitation_exists")
     assert len(mails_to(mailbox, email)) == 1
 
 
@@ -444,7 +444,7 @@ def test_inviting_an_existing_member_is_a_conflict(
     response = client.post(
         invitations_url(team), json={"email": email.upper()}, headers=team.headers[Role.OWNER]
     )
-    assert_error(response, 409, "conflict")
+    assert_error(response, 409, "already_member")
     assert mails_to(mailbox, email) == []
 
 
@@ -489,7 +489,7 @@ def test_free_plan_seat_limit(
 
     fourth = unique_email("fourth")
     body = assert_error(
-        client.post(url, json={"email": fourth}, headers=headers), 402, "quota_exceeded"
+        client.post(url, json={"email": fourth}, headers=headers), 402, "member_limit_reached"
     )
     # Three members and the third person's open invitation, which holds a seat.
     assert body["error"]["details"] == {"limit": 3, "used": 4}
@@ -528,7 +528,7 @@ def test_open_invitations_cannot_push_a_company_past_its_seat_limit(
 
     assert member_count(db, company.id) <= 3
     assert len(refusals) == 1
-    assert_error(refusals[0], 402, "quota_exceeded")
+    assert_error(refusals[0], 402, "member_limit_reached")
 
 
 def test_invitation_mail_waits_in_the_outbox_and_its_task_leaves_after_commit(
@@ -610,7 +610,7 @@ def test_accept_by_another_email_is_refused(
     token = only_token(mailbox, email)
     forwarded_to = signed_in(db, settings, unique_email("someone-else"))
     body = assert_error(
-        client.post(ACCEPT, json={"token": token}, headers=forwarded_to), 422, "validation_error"
+        client.post(ACCEPT, json={"token": token}, headers=forwarded_to), 422, "invitation_invalid"
     )
     assert body["error"]["message"]
     assert member_count(db, team.company.id) == 4
@@ -632,7 +632,7 @@ def test_a_token_is_single_use(
     headers = signed_in(db, settings, email)
     assert client.post(ACCEPT, json={"token": token}, headers=headers).status_code == 200
     response = client.post(ACCEPT, json={"token": token}, headers=headers)
-    assert_error(response, 422, "validation_error")
+    assert_error(response, 422, "invitation_invalid")
 
 
 def test_unknown_or_expired_tokens_are_refused(
@@ -647,14 +647,14 @@ def test_unknown_or_expired_tokens_are_refused(
     token = only_token(mailbox, email)
     headers = signed_in(db, settings, email)
     response = client.post(ACCEPT, json={"token": "x" * 43}, headers=headers)
-    assert_error(response, 422, "validation_error")
+    assert_error(response, 422, "invitation_invalid")
 
     invitation = db.get(Invitation, uuid.UUID(created["id"]))
     assert invitation is not None
     invitation.expires_at = utcnow() - timedelta(seconds=1)
     db.flush()
     assert_error(
-        client.post(ACCEPT, json={"token": token}, headers=headers), 422, "validation_error"
+        client.post(ACCEPT, json={"token": token}, headers=headers), 422, "invitation_invalid"
     )
 
 
@@ -672,7 +672,7 @@ def test_an_invitation_to_a_deleted_company_cannot_be_accepted(
     assert response.status_code == 204
     headers = signed_in(db, settings, email)
     assert_error(
-        client.post(ACCEPT, json={"token": token}, headers=headers), 422, "validation_error"
+        client.post(ACCEPT, json={"token": token}, headers=headers), 422, "invitation_invalid"
     )
 
 
@@ -706,9 +706,9 @@ def test_a_revoked_invitation_cannot_be_accepted(
     assert response.status_code == 204, response.text
     headers = signed_in(db, settings, email)
     assert_error(
-        client.post(ACCEPT, json={"token": token}, headers=headers), 422, "validation_error"
+        client.post(ACCEPT, json={"token": token}, headers=headers), 422, "invitation_invalid"
     )
-    assert_error(client.delete(url, headers=team.headers[Role.ADMIN]), 409, "conflict")
+    assert_error(client.delete(url, headers=team.headers[Role.ADMIN]), 409, "invitation_closed")
     # A fresh invitation to the same address is allowed once the old one is closed.
     assert invite(client, team, email)["id"] != created["id"]
 
@@ -737,7 +737,7 @@ def test_resend_issues_a_new_token_and_retires_the_old_one(
 
     headers = signed_in(db, settings, email)
     assert_error(
-        client.post(ACCEPT, json={"token": old_token}, headers=headers), 422, "validation_error"
+        client.post(ACCEPT, json={"token": old_token}, headers=headers), 422, "invitation_invalid"
     )
     response = client.post(ACCEPT, json={"token": new_token}, headers=headers)
     assert response.status_code == 200, response.text
@@ -745,7 +745,7 @@ def test_resend_issues_a_new_token_and_retires_the_old_one(
     response = client.post(
         invitations_url(team, f"/{created['id']}/resend"), headers=team.headers[Role.ADMIN]
     )
-    assert_error(response, 409, "conflict")
+    assert_error(response, 409, "invitation_closed")
 
 
 def test_revoke_or_resend_unknown_or_foreign_invitations_is_not_found(

@@ -257,7 +257,7 @@ def test_an_upload_takes_only_the_signed_content_type(
 ) -> None:
     url = storage.upload_url(KEY, 60, "video/mp4")
     refused = client.put(url, content=b"x", headers={"Content-Type": "text/html"})
-    assert_refused(refused, 403, "permission_denied")
+    assert_refused(refused, 403, "content_type_mismatch")
     assert not storage.exists(KEY)
 
     accepted = client.put(url, content=b"x", headers={"Content-Type": "video/mp4"})
@@ -307,5 +307,5 @@ def test_a_part_for_an_unknown_upload_is_404(
 def test_the_routes_are_documented(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     operations = spec["paths"]["/api/v1/storage/local/objects/{key}"]
-    assert {operations["get"]["tags"][0], operations["put"]["tags"][0]} == {"storage links"}
+    assert {operations["get"]["tags"][0], operations["put"]["tags"][0]} == {"storage-links"}
     assert "security" not in operations["get"]

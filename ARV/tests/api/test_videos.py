@@ -186,7 +186,7 @@ def test_create_from_an_image_is_unsupported(
         json={"file_id": str(image.id), "title": "Card"},
         headers=tenant.headers[Role.EDITOR],
     )
-    error = assert_error(response, 415, "unsupported_media_type")
+    error = assert_error(response, 415, "not_a_video")
     assert "image/png" in error["message"]
     assert db.scalar(select(Video).where(Video.company_id == tenant.company.id)) is None
 
@@ -200,7 +200,7 @@ def test_create_from_a_file_still_uploading_conflicts(
         json={"file_id": str(uploading.id), "title": "Card"},
         headers=tenant.headers[Role.EDITOR],
     )
-    assert_error(response, 409, "conflict")
+    assert_error(response, 409, "upload_incomplete")
 
 
 def test_create_from_another_companys_file_is_not_found(
@@ -367,7 +367,7 @@ def test_cancel_a_queued_job(
     assert [job.status for job in jobs_of(db, video["id"])] == [JobStatus.CANCELLED]
 
     again = post(client, tenant, video["id"], "cancel")
-    assert_error(again, 409, "conflict")
+    assert_error(again, 409, "nothing_to_cancel")
 
 
 def test_cancel_a_running_job_asks_the_worker(
@@ -473,7 +473,7 @@ def test_reencode_an_unknown_rendition_is_invalid(
 ) -> None:
     finish_jobs(db, video["id"])
     unknown = post(client, tenant, video["id"], "renditions/1080p/reencode")
-    error = assert_error(unknown, 422, "validation_error")
+    error = assert_error(unknown, 422, "unknown_rendition")
     assert error["details"] == {"rendition": "1080p"}
 
     bad_name = post(client, tenant, video["id"], "renditions/abc/reencode")
@@ -491,7 +491,7 @@ def test_poster_time_needs_a_probed_video_and_a_time_inside_it(
     editor = tenant.headers[Role.EDITOR]
 
     not_probed = client.put(url, json={"at_seconds": 1.0}, headers=editor)
-    error = assert_error(not_probed, 409, "conflict")
+    error = assert_error(not_probed, 409, "video_not_ready")
     assert "probed" in error["message"]
 
     row = video_row(db, video["id"])
@@ -499,7 +499,7 @@ def test_poster_time_needs_a_probed_video_and_a_time_inside_it(
     db.flush()
     for at_seconds in (10.0, 12.5):
         late = client.put(url, json={"at_seconds": at_seconds}, headers=editor)
-        error = assert_error(late, 422, "validation_error")
+        error = assert_error(late, 422, "poster_time_out_of_range")
         assert error["details"] == {"duration_seconds": 10.0}
     negative = client.put(url, json={"at_seconds": -1}, headers=editor)
     assert_error(negative, 422, "validation_error")

@@ -265,7 +265,7 @@ def test_links_to_a_verified_local_account_with_the_same_email(
 def test_refuses_to_link_to_an_unverified_local_account(flow: YandexFlow, db: Session) -> None:
     local = make_user(db, YANDEX_EMAIL, verified=False)
 
-    error = assert_error(flow.sign_in(), 409, "conflict")
+    error = assert_error(flow.sign_in(), 409, "account_unverified")
 
     assert "verify your email" in error["message"]
     assert "password" in error["message"]
@@ -277,7 +277,7 @@ def test_never_links_by_the_unconfirmed_login_mailbox(flow: YandexFlow, db: Sess
     make_user(db, YANDEX_EMAIL, verified=True)
     flow.fake.profile["default_email"] = None
 
-    error = assert_error(flow.sign_in(), 409, "conflict")
+    error = assert_error(flow.sign_in(), 409, "email_taken")
 
     assert "already exists" in error["message"]
     assert count(db, UserIdentity, UserIdentity.subject == YANDEX_ID) == 0
@@ -288,7 +288,7 @@ def test_disabled_account_cannot_sign_in(flow: YandexFlow, db: Session) -> None:
     db.execute(update(User).where(User.id == uuid.UUID(account["id"])).values(is_active=False))
     db.flush()
 
-    error = assert_error(flow.sign_in(), 401, "unauthenticated")
+    error = assert_error(flow.sign_in(), 401, "account_disabled")
 
     assert error["message"] == "This account is disabled."
 
@@ -308,7 +308,7 @@ def test_denied_consent_is_a_clear_error(flow: YandexFlow) -> None:
         },
     )
 
-    error = assert_error(response, 400, "bad_request")
+    error = assert_error(response, 400, "oauth_cancelled")
     assert error["message"] == "Sign-in with Yandex was cancelled."
     assert flow.fake.requests_to("/token") == []
 
@@ -316,14 +316,16 @@ def test_denied_consent_is_a_clear_error(flow: YandexFlow) -> None:
 def test_other_yandex_errors_are_refused(flow: YandexFlow) -> None:
     response = flow.client.get(CALLBACK, params={"error": "unauthorized_client"})
 
-    error = assert_error(response, 401, "unauthenticated")
+    error = assert_error(response, 401, "yandex_rejected")
     assert error["details"] == {"provider_error": "unauthorized_client"}
 
 
 def test_unknown_state_is_refused(flow: YandexFlow, db: Session) -> None:
     _, code = flow.start()
 
-    error = assert_error(flow.callback_holding("not-a-state-we-issued", code), 400, "bad_request")
+    error = assert_error(
+        flow.callback_holding("not-a-state-we-issued", code), 400, "oauth_state_invalid"
+    )
 
     assert error["message"] == INVALID_STATE
     assert flow.fake.requests_to("/token") == []
@@ -333,8 +335,8 @@ def test_unknown_state_is_refused(flow: YandexFlow, db: Session) -> None:
 def test_missing_code_or_state_is_refused(flow: YandexFlow) -> None:
     state, code = flow.start()
 
-    assert_error(flow.client.get(CALLBACK, params={"state": state}), 400, "bad_request")
-    assert_error(flow.client.get(CALLBACK, params={"code": code}), 400, "bad_request")
+    assert_error(flow.client.get(CALLBACK, params={"state": state}), 400, "oauth_state_invalid")
+    assert_error(flow.client.get(CALLBACK, params={"code": code}), 400, "oauth_state_invalid")
 
 
 def test_replayed_state_is_refused(flow: YandexFlow) -> None:
@@ -342,7 +344,7 @@ def test_replayed_state_is_refused(flow: YandexFlow) -> None:
     assert flow.callback(state, code).status_code == 200
 
     replay = flow.callback_holding(state, flow.fake.issue_code("x"))
-    error = assert_error(replay, 400, "bad_request")
+    error = assert_error(replay, 400, "oauth_state_invalid")
 
     assert error["message"] == INVALID_STATE
     assert len(flow.fake.requests_to("/token")) == 1
@@ -357,7 +359,7 @@ def test_expired_state_is_refused(flow: YandexFlow, db: Session) -> None:
     )
     db.flush()
 
-    error = assert_error(flow.callback(state, code), 400, "bad_request")
+    error = assert_error(flow.callback(state, code), 400, "oauth_state_invalid")
 
     assert error["message"] == INVALID_STATE
     assert flow.fake.requests_to("/token") == []
@@ -367,7 +369,7 @@ def test_state_from_another_login_does_not_fit_the_code(flow: YandexFlow, db: Se
     state, _ = flow.start()
     _, other_code = flow.start()  # issued for the other login's PKCE challenge
 
-    assert_error(flow.callback_holding(state, other_code), 401, "unauthenticated")
+    assert_error(flow.callback_holding(state, other_code), 401, "yandex_rejected")
 
     assert users_with_email(db, YANDEX_EMAIL) == 0
 
@@ -376,14 +378,14 @@ def test_rejected_code_is_refused_and_uses_up_the_state(flow: YandexFlow, db: Se
     flow.fake.token_failure = 400
     state, code = flow.start()
 
-    error = assert_error(flow.callback(state, code), 401, "unauthenticated")
+    error = assert_error(flow.callback(state, code), 401, "yandex_rejected")
 
     assert error["message"] == "Yandex did not accept this sign-in; start again."
     assert error["details"] == {"provider_error": "invalid_grant"}
     assert users_with_email(db, YANDEX_EMAIL) == 0
     assert count(db, OAuthState, OAuthState.used_at.is_not(None)) == 1
     flow.fake.token_failure = None
-    assert assert_error(flow.callback(state, code), 400, "bad_request")["message"] == (
+    assert assert_error(flow.callback(state, code), 400, "oauth_state_invalid")["message"] == (
         INVALID_STATE
     )
 
@@ -391,7 +393,7 @@ def test_rejected_code_is_refused_and_uses_up_the_state(flow: YandexFlow, db: Se
 def test_token_endpoint_server_error_is_reported(flow: YandexFlow, db: Session) -> None:
     flow.fake.token_failure = 500
 
-    error = assert_error(flow.sign_in(), 503, "service_unavailable")
+    error = assert_error(flow.sign_in(), 503, "yandex_unavailable")
 
     assert error["message"] == "Yandex did not answer; try again."
     assert users_with_email(db, YANDEX_EMAIL) == 0
@@ -406,7 +408,7 @@ def test_unreachable_yandex_is_reported(
     )
     flow = YandexFlow(client_for(broken), fake_yandex)
 
-    error = assert_error(flow.sign_in(), 503, "service_unavailable")
+    error = assert_error(flow.sign_in(), 503, "yandex_unavailable")
 
     assert error["message"] == "Yandex did not answer; try again."
     assert users_with_email(db, YANDEX_EMAIL) == 0
@@ -415,7 +417,7 @@ def test_unreachable_yandex_is_reported(
 def test_profile_issued_for_another_client_is_refused(flow: YandexFlow, db: Session) -> None:
     flow.fake.profile["client_id"] = "someone-elses-app"
 
-    error = assert_error(flow.sign_in(), 401, "unauthenticated")
+    error = assert_error(flow.sign_in(), 401, "yandex_rejected")
 
     assert "another application" in error["message"]
     assert users_with_email(db, YANDEX_EMAIL) == 0
@@ -433,7 +435,7 @@ def test_not_configured_is_a_clear_error(
         client.get(LOGIN),
         client.get(CALLBACK, params={"code": "abc", "state": "def"}),
     ):
-        error = assert_error(response, 503, "service_unavailable")
+        error = assert_error(response, 503, "yandex_not_configured")
         assert error["message"] == "Yandex sign-in is not configured on this server."
 
 
@@ -479,7 +481,7 @@ def test_a_callback_from_another_browser_is_refused(
     state, code = flow.start()
     victim = client_for(yandex_settings)
     response = victim.get(CALLBACK, params={"code": code, "state": state})
-    error = assert_error(response, 400, "bad_request")
+    error = assert_error(response, 400, "oauth_state_invalid")
     assert "another browser" in error["message"]
     assert flow.callback(state, code).status_code == 200  # the real browser still can
 

@@ -227,7 +227,7 @@ def test_a_5xx_reply_dead_letters_at_once_and_an_admin_retries_it(
     assert retried.status_code == 200, retried.text
     assert (retried.json()["status"], retried.json()["attempts"]) == ("pending", 0)
     again = client.post(f"/api/v1/admin/outbox/{message.id}/retry", headers=headers)
-    assert_error(again, 409, "conflict")
+    assert_error(again, 409, "outbox_message_not_dead")
     deliver_due(session_factory, smtp_settings)
     assert len(smtp_inbox.to(to)) == 1
 

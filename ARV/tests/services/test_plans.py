@@ -5,7 +5,7 @@ from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from app.core.exceptions import ErrorCode, QuotaExceededError
+from app.core.exceptions import FeatureNotInPlanError
 from app.models import Company, Plan
 from app.services.plans import PLANS, Feature, limits_for, require_feature
 from tests.support.factories import make_company
@@ -57,10 +57,10 @@ def test_plans_grow_from_free_to_business() -> None:
 
 @pytest.mark.parametrize("feature", list(Feature))
 def test_require_feature_refuses_a_free_company(feature: Feature) -> None:
-    with pytest.raises(QuotaExceededError) as caught:
+    with pytest.raises(FeatureNotInPlanError) as caught:
         require_feature(company_on("free"), feature)
-    assert caught.value.code is ErrorCode.QUOTA_EXCEEDED
-    assert caught.value.code.status == 402
+    assert caught.value.code == "feature_not_in_plan"
+    assert caught.value.status == 402
     assert caught.value.details == {"feature": feature.value, "plan": "free"}
     assert feature.value in caught.value.message
 
@@ -74,5 +74,5 @@ def test_require_feature_follows_the_pro_plan() -> None:
     pro = company_on("pro")
     require_feature(pro, Feature.HLS)
     require_feature(pro, Feature.ANALYTICS)
-    with pytest.raises(QuotaExceededError):
+    with pytest.raises(FeatureNotInPlanError):
         require_feature(pro, Feature.CUSTOM_BRANDING)

@@ -8,8 +8,9 @@ from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.database import session_scope
+from app.core.exceptions import EmailTakenError
 from app.models import User
-from app.services.user_service import EmailTakenError, UserService
+from app.services.user_service import UserService
 from tests.support.factories import unique_email
 from tests.support.processes import wait_until
 

@@ -7,26 +7,25 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from app.api.deps import CurrentUser, DbSession, PageParamsDep, RequestMetaDep
-from app.core.exceptions import PermissionDeniedError
+from app.api.openapi import raises
+from app.core.exceptions import (
+    NotFoundError,
+    OutboxMessageNotDeadError,
+    PermissionDeniedError,
+    UnknownPlanError,
+)
 from app.models.company import Company
 from app.models.outbox import OutboxStatus
 from app.models.user import User
 from app.schemas.admin import AdminCompanyResponse, CompanyPlanUpdate, OutboxMessageResponse
-from app.schemas.common import Page, error_responses
+from app.schemas.common import Page
 from app.schemas.company import CompanyResponse, PlanResponse
 from app.services import outbox
 from app.services.admin_service import AdminService, PlatformActor
 from app.services.plans import limits_for
 
-ADMIN_ERRORS = error_responses(
-    {
-        401: "Not signed in.",
-        403: "You are not a platform superuser.",
-        404: "No such company (or it was deleted).",
-    }
-)
 
-
+@raises(PermissionDeniedError)
 def require_superuser(user: CurrentUser) -> User:
     if not user.is_superuser:
         raise PermissionDeniedError(
@@ -63,8 +62,8 @@ def admin_view(company: Company) -> AdminCompanyResponse:
     description="Puts the company on another plan at once (limits and features follow). "
     "Recorded in the company's audit log as `company.plan_changed` with the old and new "
     "plan; choosing the current plan changes and records nothing. Platform superusers only.",
-    responses=ADMIN_ERRORS,
 )
+@raises(NotFoundError, UnknownPlanError)
 def change_company_plan(
     company_id: Annotated[uuid.UUID, Path(description="The company to change.")],
     body: CompanyPlanUpdate,
@@ -77,16 +76,12 @@ def change_company_plan(
     return admin_view(change.company)
 
 
-OUTBOX_ERRORS = error_responses({401: "Not signed in.", 403: "You are not a platform superuser."})
-
-
 @router.get(
     "/outbox",
     summary="Outbox messages",
     description="Emails (and later other notifications) waiting, sent or dead-lettered, "
     "most recently changed first. `status=dead` lists what could not be delivered, with "
     "the reason. Platform superusers only.",
-    responses=OUTBOX_ERRORS,
 )
 def list_outbox(
     _: Superuser,
@@ -105,11 +100,8 @@ def list_outbox(
     summary="Retry a dead-lettered message",
     description="Gives a `dead` message a fresh set of attempts and sends it at once. "
     "Platform superusers only.",
-    responses=OUTBOX_ERRORS
-    | error_responses(
-        {404: "No such message.", 409: "The message is not dead (pending, sending or sent)."}
-    ),
 )
+@raises(NotFoundError, OutboxMessageNotDeadError)
 def retry_outbox_message(
     message_id: Annotated[uuid.UUID, Path(description="The message to send again.")],
     _: Superuser,

@@ -3,11 +3,19 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import AwareDatetime
 
 from app.api.deps import DbSession, PageParamsDep
-from app.api.routes.tenant_common import TENANT, TENANT_ERRORS, ContentReader, ContentWriter
+from app.api.openapi import raises
+from app.api.routes.tenant_common import TENANT, ContentReader, ContentWriter
+from app.core.exceptions import (
+    ARContentLimitError,
+    NotFoundError,
+    ScheduleFullError,
+    ScheduleOverlapError,
+    ScheduleWindowError,
+)
 from app.models.ar_content import ScheduledVideo
 from app.schemas.ar_content import (
     NAME_MAX_LENGTH,
@@ -18,7 +26,7 @@ from app.schemas.ar_content import (
     ScheduledVideoResponse,
     ScheduleWrite,
 )
-from app.schemas.common import Page, error_responses
+from app.schemas.common import Page
 from app.services.ar_content_service import ARContentService
 from app.services.video_schedule_service import VideoScheduleService
 from app.utils.clock import utcnow
@@ -28,17 +36,8 @@ CONTENTS = f"{TENANT}/ar-contents"
 CONTENT = f"{CONTENTS}/{{content_id}}"
 SCHEDULE = f"{CONTENT}/schedule"
 ENTRY = f"{SCHEDULE}/{{entry_id}}"
-SCHEDULE_ERRORS = {
-    **TENANT_ERRORS,
-    **error_responses(
-        {
-            409: "The window overlaps another at the same priority (`details.conflicts` "
-            "lists them), or the schedule is full.",
-            422: "Not a valid window: an end before its start, or a wall-clock time the "
-            "zone skips.",
-        }
-    ),
-}
+ContentId = Annotated[uuid.UUID, Path(description="The AR content's id.")]
+EntryId = Annotated[uuid.UUID, Path(description="The scheduled video's id.")]
 
 
 def _entry(entry: ScheduledVideo) -> ScheduledVideoResponse:
@@ -49,35 +48,43 @@ def _entry(entry: ScheduledVideo) -> ScheduledVideoResponse:
     CONTENTS,
     status_code=status.HTTP_201_CREATED,
     summary="Create an AR content",
-    responses={**TENANT_ERRORS, **error_responses({402: "The plan's AR content limit."})},
 )
+@raises(ARContentLimitError)
 def create_ar_content(
     body: ARContentCreate, ctx: ContentWriter, db: DbSession
 ) -> ARContentResponse:
+    """Counts against the plan's AR content limit."""
     content = ARContentService(db, ctx).create(body.name, body.description)
     return ARContentResponse.model_validate(content)
 
 
-@router.get(CONTENTS, summary="List AR contents", responses=TENANT_ERRORS)
+@router.get(CONTENTS, summary="List AR contents")
 def list_ar_contents(
     ctx: ContentReader,
     db: DbSession,
     page: PageParamsDep,
-    name: Annotated[str | None, Query(max_length=NAME_MAX_LENGTH)] = None,
+    name: Annotated[
+        str | None, Query(max_length=NAME_MAX_LENGTH, description="Part of the name.")
+    ] = None,
 ) -> Page[ARContentResponse]:
+    """Paginated, filtered by name."""
     result = ARContentService(db, ctx).list_contents(page, name)
     return Page[ARContentResponse].model_validate(result, from_attributes=True)
 
 
-@router.get(CONTENT, summary="An AR content", responses=TENANT_ERRORS)
-def read_ar_content(content_id: uuid.UUID, ctx: ContentReader, db: DbSession) -> ARContentResponse:
+@router.get(CONTENT, summary="An AR content")
+@raises(NotFoundError)
+def read_ar_content(content_id: ContentId, ctx: ContentReader, db: DbSession) -> ARContentResponse:
+    """Its name and description."""
     return ARContentResponse.model_validate(ARContentService(db, ctx).get(content_id))
 
 
-@router.patch(CONTENT, summary="Rename or describe an AR content", responses=TENANT_ERRORS)
+@router.patch(CONTENT, summary="Rename or describe an AR content")
+@raises(NotFoundError)
 def update_ar_content(
-    content_id: uuid.UUID, body: ARContentUpdate, ctx: ContentWriter, db: DbSession
+    content_id: ContentId, body: ARContentUpdate, ctx: ContentWriter, db: DbSession
 ) -> ARContentResponse:
+    """Changes the fields sent; omitted fields stay as they are."""
     changes = body.model_dump(exclude_unset=True)
     return ARContentResponse.model_validate(ARContentService(db, ctx).update(content_id, changes))
 
@@ -86,9 +93,10 @@ def update_ar_content(
     CONTENT,
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an AR content",
-    responses=TENANT_ERRORS,
 )
-def delete_ar_content(content_id: uuid.UUID, ctx: ContentWriter, db: DbSession) -> None:
+@raises(NotFoundError)
+def delete_ar_content(content_id: ContentId, ctx: ContentWriter, db: DbSession) -> None:
+    """Soft delete: from now on the content answers 404."""
     ARContentService(db, ctx).delete(content_id)
 
 
@@ -96,10 +104,10 @@ def delete_ar_content(content_id: uuid.UUID, ctx: ContentWriter, db: DbSession) 
     SCHEDULE,
     summary="The content's scheduled videos",
     description="Highest priority first, then by start.",
-    responses=TENANT_ERRORS,
 )
+@raises(NotFoundError)
 def list_schedule(
-    content_id: uuid.UUID, ctx: ContentReader, db: DbSession, page: PageParamsDep
+    content_id: ContentId, ctx: ContentReader, db: DbSession, page: PageParamsDep
 ) -> Page[ScheduledVideoResponse]:
     result = VideoScheduleService(db, ctx).list_entries(content_id, page)
     return Page[ScheduledVideoResponse].model_validate(result, from_attributes=True)
@@ -111,31 +119,33 @@ def list_schedule(
     summary="Attach a video for a time window",
     description="Leave both edges out for a video that always plays (the default), and "
     "give windowed videos a higher priority to play over it during their window.",
-    responses=SCHEDULE_ERRORS,
 )
+@raises(NotFoundError, ScheduleFullError, ScheduleOverlapError, ScheduleWindowError)
 def attach_video(
-    content_id: uuid.UUID, body: ScheduleWrite, ctx: ContentWriter, db: DbSession
+    content_id: ContentId, body: ScheduleWrite, ctx: ContentWriter, db: DbSession
 ) -> ScheduledVideoResponse:
     return _entry(VideoScheduleService(db, ctx).attach(content_id, body))
 
 
-@router.get(ENTRY, summary="A scheduled video", responses=TENANT_ERRORS)
+@router.get(ENTRY, summary="A scheduled video")
+@raises(NotFoundError)
 def read_schedule_entry(
-    content_id: uuid.UUID, entry_id: uuid.UUID, ctx: ContentReader, db: DbSession
+    content_id: ContentId, entry_id: EntryId, ctx: ContentReader, db: DbSession
 ) -> ScheduledVideoResponse:
+    """The video, its window (with the zone it was given in) and its priority."""
     return _entry(VideoScheduleService(db, ctx).get_entry(content_id, entry_id))
 
 
-@router.put(
-    ENTRY, summary="Change a scheduled video's window, video or priority", responses=SCHEDULE_ERRORS
-)
+@router.put(ENTRY, summary="Change a scheduled video's window, video or priority")
+@raises(NotFoundError, ScheduleOverlapError, ScheduleWindowError)
 def replace_schedule_entry(
-    content_id: uuid.UUID,
-    entry_id: uuid.UUID,
+    content_id: ContentId,
+    entry_id: EntryId,
     body: ScheduleWrite,
     ctx: ContentWriter,
     db: DbSession,
 ) -> ScheduledVideoResponse:
+    """Replaces the window, video and priority at once; checked for overlaps like a new entry."""
     return _entry(VideoScheduleService(db, ctx).replace(content_id, entry_id, body))
 
 
@@ -143,11 +153,12 @@ def replace_schedule_entry(
     ENTRY,
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Detach a scheduled video",
-    responses=TENANT_ERRORS,
 )
+@raises(NotFoundError)
 def detach_video(
-    content_id: uuid.UUID, entry_id: uuid.UUID, ctx: ContentWriter, db: DbSession
+    content_id: ContentId, entry_id: EntryId, ctx: ContentWriter, db: DbSession
 ) -> None:
+    """The video stays; it only stops being scheduled here."""
     VideoScheduleService(db, ctx).detach(content_id, entry_id)
 
 
@@ -155,10 +166,10 @@ def detach_video(
     f"{CONTENT}/active-video",
     summary="Which video plays at a given time",
     description="What a viewer app would be given at `at` (default: now).",
-    responses=TENANT_ERRORS,
 )
+@raises(NotFoundError)
 def read_active_video(
-    content_id: uuid.UUID,
+    content_id: ContentId,
     ctx: ContentReader,
     db: DbSession,
     at: Annotated[

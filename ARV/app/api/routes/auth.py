@@ -3,12 +3,22 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Depends, Form, Header, Response, status
+from fastapi import APIRouter, Cookie, Depends, Form, Header, Path, Response, status
 
 from app.api.deps import AuthServiceDep, CurrentPrincipal, CurrentUser, SettingsDep
+from app.api.openapi import raises
 from app.api.rate_limits import limit_per_ip
 from app.core.config import Settings
-from app.core.exceptions import AuthenticationError
+from app.core.exceptions import (
+    AccountDisabledError,
+    InvalidCredentialsError,
+    NotFoundError,
+    PasswordRejectedError,
+    RefreshTokenInvalidError,
+    ServiceUnavailableError,
+    SignInLockedError,
+    TokenInvalidError,
+)
 from app.models.user import Language
 from app.schemas.auth import (
     AcceptedResponse,
@@ -21,7 +31,6 @@ from app.schemas.auth import (
     TokenPair,
     TokenRequest,
 )
-from app.schemas.common import error_responses
 from app.schemas.user import RegisterRequest, UserResponse
 from app.services.auth_service import IssuedTokens
 from app.utils.languages import preferred_language
@@ -30,8 +39,21 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 REFRESH_COOKIE = "arv_refresh"
 REFRESH_COOKIE_PATH = "/api/v1/auth"
-UNAUTHORIZED = error_responses({401: "Not signed in, or bad credentials."})
-LIMITED = error_responses({429: "Too many attempts; see Retry-After."})
+RefreshCookie = Annotated[
+    str | None,
+    Cookie(
+        alias=REFRESH_COOKIE,
+        max_length=200,
+        description="The refresh token, in cookie mode; used when the body has none.",
+    ),
+]
+SessionId = Annotated[uuid.UUID, Path(description="The session's id.")]
+SIGN_IN_ERRORS = (
+    InvalidCredentialsError,
+    AccountDisabledError,
+    SignInLockedError,
+    ServiceUnavailableError,
+)
 
 
 def token_response(tokens: IssuedTokens, settings: Settings, response: Response) -> TokenPair:
@@ -65,8 +87,8 @@ def token_response(tokens: IssuedTokens, settings: Settings, response: Response)
     "(its owner gets an email instead), so sign-up cannot be used to probe addresses. "
     "A verification email follows; sign-in works before verification.",
     dependencies=[Depends(limit_per_ip("register"))],
-    responses=LIMITED,
 )
+@raises(PasswordRejectedError)
 def register(
     body: RegisterRequest,
     auth: AuthServiceDep,
@@ -88,11 +110,14 @@ def register(
     "/login",
     summary="Sign in with email and password",
     dependencies=[Depends(limit_per_ip("login"))],
-    responses=UNAUTHORIZED | LIMITED,
 )
+@raises(*SIGN_IN_ERRORS)
 def login(
     body: LoginRequest, auth: AuthServiceDep, settings: SettingsDep, response: Response
 ) -> TokenPair:
+    """Answers an access token and a refresh token (in the body, or in an HttpOnly cookie when
+    cookie mode is on). Repeated failures for one account lock it for a while
+    (`sign_in_locked`)."""
     return token_response(auth.login(body.email, body.password), settings, response)
 
 
@@ -100,14 +125,16 @@ def login(
     "/login/form",
     summary="Sign in with the OAuth2 password form (used by the docs' Authorize button)",
     dependencies=[Depends(limit_per_ip("login"))],
-    responses=UNAUTHORIZED | LIMITED,
 )
+@raises(*SIGN_IN_ERRORS)
 def login_form(
     form: Annotated[PasswordLoginForm, Form()],
     auth: AuthServiceDep,
     settings: SettingsDep,
     response: Response,
 ) -> TokenPair:
+    """The same sign-in as `POST /auth/login`, from an OAuth2 password form (`username` is the
+    email address)."""
     return token_response(auth.login(form.username, form.password), settings, response)
 
 
@@ -117,18 +144,18 @@ def login_form(
     description="Refresh tokens rotate on every use. Presenting a rotated token again "
     "(after a short grace period for parallel tabs) revokes the whole session.",
     dependencies=[Depends(limit_per_ip("refresh"))],
-    responses=UNAUTHORIZED | LIMITED,
 )
+@raises(RefreshTokenInvalidError)
 def refresh(
     auth: AuthServiceDep,
     settings: SettingsDep,
     response: Response,
     body: RefreshRequest | None = None,
-    cookie_token: Annotated[str | None, Cookie(alias=REFRESH_COOKIE, max_length=200)] = None,
+    cookie_token: RefreshCookie = None,
 ) -> TokenPair:
     token = (body and body.refresh_token) or cookie_token
     if not token:
-        raise AuthenticationError("Send the refresh token in the body or the cookie.")
+        raise RefreshTokenInvalidError("Send the refresh token in the body or the cookie.")
     return token_response(auth.refresh(token), settings, response)
 
 
@@ -138,8 +165,10 @@ def logout(
     settings: SettingsDep,
     response: Response,
     body: RefreshRequest | None = None,
-    cookie_token: Annotated[str | None, Cookie(alias=REFRESH_COOKIE, max_length=200)] = None,
+    cookie_token: RefreshCookie = None,
 ) -> None:
+    """Revokes the session the refresh token (body or cookie) belongs to and clears the cookie.
+    Answers 204 even without a token."""
     token = (body and body.refresh_token) or cookie_token
     if token:
         auth.logout(token)
@@ -152,8 +181,9 @@ def logout(
     )
 
 
-@router.get("/sessions", summary="Signed-in devices", responses=UNAUTHORIZED)
+@router.get("/sessions", summary="Signed-in devices")
 def list_sessions(principal: CurrentPrincipal, auth: AuthServiceDep) -> list[SessionResponse]:
+    """Your live sessions, most recently used first; `current` marks the one making this call."""
     return [
         SessionResponse.model_validate(session).model_copy(
             update={"current": session.id == principal.session_id}
@@ -166,9 +196,10 @@ def list_sessions(principal: CurrentPrincipal, auth: AuthServiceDep) -> list[Ses
     "/sessions/{session_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Sign out one device",
-    responses=UNAUTHORIZED,
 )
-def revoke_session(session_id: uuid.UUID, user: CurrentUser, auth: AuthServiceDep) -> None:
+@raises(NotFoundError)
+def revoke_session(session_id: SessionId, user: CurrentUser, auth: AuthServiceDep) -> None:
+    """Ends one of your sessions, the current one included; its tokens stop working at once."""
     auth.revoke_session(user, session_id)
 
 
@@ -176,14 +207,16 @@ def revoke_session(session_id: uuid.UUID, user: CurrentUser, auth: AuthServiceDe
     "/sessions",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Sign out every other device",
-    responses=UNAUTHORIZED,
 )
 def revoke_other_sessions(principal: CurrentPrincipal, auth: AuthServiceDep) -> None:
+    """Ends every session of yours except the one making this call."""
     auth.revoke_other_sessions(principal.user, keep=principal.session_id, reason="revoked_by_user")
 
 
 @router.post("/verify-email", summary="Confirm the email address with the emailed token")
+@raises(TokenInvalidError)
 def verify_email(body: TokenRequest, auth: AuthServiceDep) -> UserResponse:
+    """Marks the address confirmed. The token works once and expires."""
     return UserResponse.model_validate(auth.verify_email(body.token))
 
 
@@ -191,9 +224,9 @@ def verify_email(body: TokenRequest, auth: AuthServiceDep) -> UserResponse:
     "/verify-email/resend",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send the verification email again",
-    responses=UNAUTHORIZED,
 )
 def resend_verification(user: CurrentUser, auth: AuthServiceDep) -> AcceptedResponse:
+    """Sends a fresh verification link if the address is not confirmed yet."""
     auth.resend_verification(user)
     return AcceptedResponse(detail="If the address is not confirmed yet, an email is on its way.")
 
@@ -204,7 +237,6 @@ def resend_verification(user: CurrentUser, auth: AuthServiceDep) -> AcceptedResp
     summary="Email a password-reset link",
     description="Always answers 202, so it cannot be used to probe addresses.",
     dependencies=[Depends(limit_per_ip("password-reset"))],
-    responses=LIMITED,
 )
 def forgot_password(body: PasswordResetRequest, auth: AuthServiceDep) -> AcceptedResponse:
     auth.request_password_reset(body.email)
@@ -216,7 +248,9 @@ def forgot_password(body: PasswordResetRequest, auth: AuthServiceDep) -> Accepte
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Set a new password with the emailed token (signs out every device)",
     dependencies=[Depends(limit_per_ip("password-reset"))],
-    responses=LIMITED,
 )
+@raises(TokenInvalidError, PasswordRejectedError)
 def reset_password(body: PasswordReset, auth: AuthServiceDep) -> None:
+    """Sets the new password and ends every session of the account. The token works once and
+    expires."""
     auth.reset_password(body.token, body.new_password)

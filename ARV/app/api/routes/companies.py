@@ -7,7 +7,7 @@ company you do not belong to answers 404, and a role without the needed permissi
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import AwareDatetime
 
 from app.api.deps import (
@@ -18,7 +18,20 @@ from app.api.deps import (
     SettingsDep,
     company_context,
 )
-from app.api.routes.tenant_common import TENANT, TENANT_ERRORS
+from app.api.openapi import raises
+from app.api.routes.tenant_common import TENANT
+from app.core.exceptions import (
+    AlreadyMemberError,
+    EmailNotVerifiedError,
+    InvitationClosedError,
+    InvitationExistsError,
+    InvitationInvalidError,
+    LastOwnerError,
+    MemberLimitError,
+    NotFoundError,
+    PermissionDeniedError,
+    SelfRemovalError,
+)
 from app.core.permissions import Action, Role
 from app.models.company import Company
 from app.schemas.auth import TokenRequest
@@ -35,13 +48,16 @@ from app.schemas.company import (
     PlanResponse,
     RoleChange,
 )
+from app.services import membership_service
 from app.services.audit_service import AuditService
 from app.services.company_service import CompanyService
 from app.services.context import CompanyContext
-from app.services.membership_service import MembershipService, accept_invitation
+from app.services.membership_service import MembershipService
 from app.services.plans import limits_for
 
 router = APIRouter(tags=["companies"])
+MemberId = Annotated[uuid.UUID, Path(description="The member's user id.")]
+InvitationId = Annotated[uuid.UUID, Path(description="The invitation's id.")]
 
 
 def detail(company: Company, role: Role) -> CompanyDetail:
@@ -65,6 +81,7 @@ def detail(company: Company, role: Role) -> CompanyDetail:
 def create_company(
     body: CompanyCreate, user: CurrentUser, db: DbSession, meta: RequestMetaDep
 ) -> CompanyDetail:
+    """You become its owner. It starts on the free plan."""
     company = CompanyService(db, meta).create(user, body.name, body.settings)
     return detail(company, Role.OWNER)
 
@@ -73,39 +90,40 @@ def create_company(
 def list_companies(
     user: CurrentUser, db: DbSession, meta: RequestMetaDep, page: PageParamsDep
 ) -> Page[CompanyResponse]:
+    """The companies you are a member of, by name."""
     result = CompanyService(db, meta).list_for_user(user, page)
     return Page[CompanyResponse].model_validate(result, from_attributes=True)
 
 
-@router.get(
-    TENANT, summary="One company, with your role and the plan's limits", responses=TENANT_ERRORS
-)
+@router.get(TENANT, summary="One company, with your role and the plan's limits")
 def read_company(
     ctx: Annotated[CompanyContext, company_context(Action.COMPANY_READ)],
 ) -> CompanyDetail:
+    """Answers 404 for a company you are not a member of."""
     return detail(ctx.company, ctx.role)
 
 
-@router.patch(TENANT, summary="Rename or change settings", responses=TENANT_ERRORS)
+@router.patch(TENANT, summary="Rename or change settings")
 def update_company(
     body: CompanyUpdate,
     ctx: Annotated[CompanyContext, company_context(Action.COMPANY_UPDATE)],
     db: DbSession,
 ) -> CompanyDetail:
+    """Takes `name` and/or `settings`; `settings`, when given, replaces the stored settings.
+    Recorded in the audit log."""
     company = CompanyService(db, ctx.meta).update(ctx, body.name, body.settings)
     return detail(company, ctx.role)
 
 
-@router.delete(
-    TENANT, status_code=status.HTTP_204_NO_CONTENT, summary="Delete (soft)", responses=TENANT_ERRORS
-)
+@router.delete(TENANT, status_code=status.HTTP_204_NO_CONTENT, summary="Delete (soft)")
 def delete_company(
     ctx: Annotated[CompanyContext, company_context(Action.COMPANY_DELETE)], db: DbSession
 ) -> None:
+    """Soft delete: from now on the company answers 404 to everybody. Owners only."""
     CompanyService(db, ctx.meta).delete(ctx)
 
 
-@router.get(f"{TENANT}/members", summary="Members and their roles", responses=TENANT_ERRORS)
+@router.get(f"{TENANT}/members", summary="Members and their roles")
 def list_members(
     ctx: Annotated[CompanyContext, company_context(Action.MEMBER_READ)],
     db: DbSession,
@@ -113,20 +131,21 @@ def list_members(
     page: PageParamsDep,
     role: Annotated[Role | None, Query(description="Only members with this role.")] = None,
 ) -> Page[MemberResponse]:
+    """Paginated, by email."""
     result = MembershipService(db, ctx, settings).list_members(page, role)
     return Page[MemberResponse].model_validate(result, from_attributes=True)
 
 
-@router.patch(
-    f"{TENANT}/members/{{user_id}}", summary="Change a member's role", responses=TENANT_ERRORS
-)
+@router.patch(f"{TENANT}/members/{{user_id}}", summary="Change a member's role")
+@raises(NotFoundError, PermissionDeniedError, LastOwnerError)
 def change_member_role(
-    user_id: uuid.UUID,
+    user_id: MemberId,
     body: RoleChange,
     ctx: Annotated[CompanyContext, company_context(Action.MEMBER_MANAGE)],
     db: DbSession,
     settings: SettingsDep,
 ) -> MemberResponse:
+    """Only an owner may make or change owners, and the last owner cannot step down."""
     membership = MembershipService(db, ctx, settings).change_role(user_id, body.role)
     return MemberResponse.model_validate(membership)
 
@@ -135,14 +154,16 @@ def change_member_role(
     f"{TENANT}/members/{{user_id}}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a member",
-    responses=TENANT_ERRORS,
 )
+@raises(NotFoundError, PermissionDeniedError, SelfRemovalError, LastOwnerError)
 def remove_member(
-    user_id: uuid.UUID,
+    user_id: MemberId,
     ctx: Annotated[CompanyContext, company_context(Action.MEMBER_MANAGE)],
     db: DbSession,
     settings: SettingsDep,
 ) -> None:
+    """Only an owner may remove an owner; the last owner cannot be removed. Remove yourself with
+    `leave`."""
     MembershipService(db, ctx, settings).remove(user_id)
 
 
@@ -150,13 +171,14 @@ def remove_member(
     f"{TENANT}/leave",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Leave the company (the last owner cannot)",
-    responses=TENANT_ERRORS,
 )
+@raises(LastOwnerError)
 def leave_company(
     ctx: Annotated[CompanyContext, company_context(Action.COMPANY_READ)],
     db: DbSession,
     settings: SettingsDep,
 ) -> None:
+    """Ends your membership; the last owner must appoint another first."""
     MembershipService(db, ctx, settings).leave()
 
 
@@ -164,7 +186,13 @@ def leave_company(
     f"{TENANT}/invitations",
     status_code=status.HTTP_201_CREATED,
     summary="Invite someone by email",
-    responses=TENANT_ERRORS,
+)
+@raises(
+    EmailNotVerifiedError,
+    PermissionDeniedError,
+    AlreadyMemberError,
+    InvitationExistsError,
+    MemberLimitError,
 )
 def create_invitation(
     body: InvitationCreate,
@@ -172,11 +200,13 @@ def create_invitation(
     db: DbSession,
     settings: SettingsDep,
 ) -> InvitationResponse:
+    """Emails a link valid for INVITATION_TTL_DAYS. An open invitation holds a seat of the plan's
+    member limit. Needs a confirmed email address."""
     invitation = MembershipService(db, ctx, settings).invite(body.email, body.role)
     return InvitationResponse.model_validate(invitation)
 
 
-@router.get(f"{TENANT}/invitations", summary="Invitations", responses=TENANT_ERRORS)
+@router.get(f"{TENANT}/invitations", summary="Invitations")
 def list_invitations(
     ctx: Annotated[CompanyContext, company_context(Action.MEMBER_INVITE)],
     db: DbSession,
@@ -184,6 +214,7 @@ def list_invitations(
     page: PageParamsDep,
     include_closed: Annotated[bool, Query(description="Also accepted and revoked ones.")] = False,
 ) -> Page[InvitationResponse]:
+    """Open invitations, newest first; `include_closed` adds accepted and revoked ones."""
     result = MembershipService(db, ctx, settings).list_invitations(page, include_closed)
     return Page[InvitationResponse].model_validate(result, from_attributes=True)
 
@@ -192,28 +223,30 @@ def list_invitations(
     f"{TENANT}/invitations/{{invitation_id}}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke an invitation",
-    responses=TENANT_ERRORS,
 )
+@raises(NotFoundError, InvitationClosedError, PermissionDeniedError)
 def revoke_invitation(
-    invitation_id: uuid.UUID,
+    invitation_id: InvitationId,
     ctx: Annotated[CompanyContext, company_context(Action.MEMBER_INVITE)],
     db: DbSession,
     settings: SettingsDep,
 ) -> None:
+    """Its link stops working at once."""
     MembershipService(db, ctx, settings).revoke_invitation(invitation_id)
 
 
 @router.post(
     f"{TENANT}/invitations/{{invitation_id}}/resend",
     summary="Send the invitation again with a fresh link",
-    responses=TENANT_ERRORS,
 )
+@raises(EmailNotVerifiedError, NotFoundError, InvitationClosedError, PermissionDeniedError)
 def resend_invitation(
-    invitation_id: uuid.UUID,
+    invitation_id: InvitationId,
     ctx: Annotated[CompanyContext, company_context(Action.MEMBER_INVITE)],
     db: DbSession,
     settings: SettingsDep,
 ) -> InvitationResponse:
+    """The old link stops working and the expiry restarts."""
     invitation = MembershipService(db, ctx, settings).resend_invitation(invitation_id)
     return InvitationResponse.model_validate(invitation)
 
@@ -222,24 +255,35 @@ def resend_invitation(
     "/invitations/accept",
     summary="Accept an invitation sent to your email address",
 )
-def accept(
+@raises(InvitationInvalidError, MemberLimitError)
+def accept_invitation(
     body: TokenRequest, user: CurrentUser, db: DbSession, meta: RequestMetaDep
 ) -> CompanyDetail:
-    company, membership = accept_invitation(db, user, body.token, meta)
+    """Joins the company the token invites to. The signed-in account's email must be the invited
+    one."""
+    company, membership = membership_service.accept_invitation(db, user, body.token, meta)
     return detail(company, membership.role)
 
 
-@router.get(f"{TENANT}/audit-logs", summary="Audit log, newest first", responses=TENANT_ERRORS)
+@router.get(f"{TENANT}/audit-logs", summary="Audit log, newest first")
 def list_audit_logs(
     ctx: Annotated[CompanyContext, company_context(Action.AUDIT_READ)],
     db: DbSession,
     page: PageParamsDep,
-    action: Annotated[str | None, Query(max_length=64, examples=["member.role_changed"])] = None,
-    actor_user_id: uuid.UUID | None = None,
-    entity_type: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[
+        str | None,
+        Query(max_length=64, examples=["member.role_changed"], description="Only this action."),
+    ] = None,
+    actor_user_id: Annotated[
+        uuid.UUID | None, Query(description="Only what this user did.")
+    ] = None,
+    entity_type: Annotated[
+        str | None, Query(max_length=64, description="Only entries about this kind of object.")
+    ] = None,
     since: Annotated[AwareDatetime | None, Query(description="With a time zone.")] = None,
     until: Annotated[AwareDatetime | None, Query(description="With a time zone.")] = None,
 ) -> Page[AuditLogResponse]:
+    """Who changed what, filtered by action, actor, entity type and time."""
     result = AuditService(db).list_for_company(
         ctx.company_id,
         page,

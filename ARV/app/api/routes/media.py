@@ -6,8 +6,9 @@ from the playlists these routes serve); they work on either storage provider.
 """
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from app.api.delivery import (
     Expires,
@@ -18,26 +19,28 @@ from app.api.delivery import (
     signed_query,
 )
 from app.api.deps import SettingsDep, StorageDep
-from app.schemas.common import error_responses
+from app.api.openapi import raises
+from app.core.exceptions import LinkExpiredError, LinkInvalidError, NotFoundError
 from app.services.media_delivery import MediaDelivery
 
 router = APIRouter(tags=["media"])
 DOCUMENT = "/media/{key:path}"
 # Players fetch a VOD playlist once per playback; a short life lets a cache absorb a burst.
 DOCUMENT_CACHE_SECONDS = 60
-DOCUMENT_ERRORS = error_responses(
-    {
-        403: "Unsigned, forged or altered link (`link_invalid`), or expired (`link_expired`).",
-        404: "No playlist or track at this link.",
-    }
-)
+DocumentKey = Annotated[
+    str, Path(description="The playlist's or track's storage key, as the signed link names it.")
+]
 
 
 @router.head(
     DOCUMENT,
     summary="Headers of a signed playlist or track, without the body",
+    description="What GET answers, `Content-Length` and `ETag` included, without the body.",
     response_class=Response,
-    responses={200: {"description": "The headers GET would send."}, **DOCUMENT_ERRORS},
+    responses={
+        200: {"description": "The headers GET would send."},
+        304: {"description": "The copy named by If-None-Match is current."},
+    },
 )
 @router.get(
     DOCUMENT,
@@ -52,11 +55,11 @@ DOCUMENT_ERRORS = error_responses(
             "description": "The playlist (`.m3u8`) or the track (`.vtt`).",
         },
         304: {"description": "The copy named by If-None-Match is current."},
-        **DOCUMENT_ERRORS,
     },
 )
-def media_document(
-    key: str,
+@raises(LinkInvalidError, LinkExpiredError, NotFoundError)
+def read_document(
+    key: DocumentKey,
     request: Request,
     storage: StorageDep,
     settings: SettingsDep,

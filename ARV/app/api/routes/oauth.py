@@ -7,13 +7,25 @@ from fastapi import APIRouter, Cookie, Depends, Query, Response, status
 from fastapi.responses import RedirectResponse
 
 from app.api.deps import AuthServiceDep, DbSession, SettingsDep
+from app.api.openapi import raises
 from app.api.rate_limits import limit_per_ip
 from app.api.routes.auth import token_response
 from app.core.config import Settings
+from app.core.exceptions import (
+    AccountDisabledError,
+    AccountUnverifiedError,
+    ConcurrentSignInError,
+    EmailTakenError,
+    OAuthCancelledError,
+    OAuthStateError,
+    YandexNotConfiguredError,
+    YandexRejectedError,
+    YandexUnavailableError,
+)
 from app.schemas.auth import TokenPair
-from app.schemas.common import OpenApiResponses, error_responses
+from app.schemas.common import OpenApiResponses
 from app.services.auth_service import IssuedTokens
-from app.services.yandex_oauth_service import OAuthStateError, YandexOAuthService
+from app.services.yandex_oauth_service import YandexOAuthService
 
 router = APIRouter(prefix="/auth/yandex", tags=["auth"])
 
@@ -33,15 +45,6 @@ YandexServiceDep = Annotated[YandexOAuthService, Depends(get_yandex_service)]
 
 CALLBACK_RESPONSES: OpenApiResponses = {
     status.HTTP_302_FOUND: {"description": "Signed in; on to OAUTH_FRONTEND_REDIRECT_URL."},
-    **error_responses(
-        {
-            400: "Cancelled at Yandex, or the sign-in link is invalid, used or expired.",
-            401: "Yandex refused the sign-in, or the account is disabled.",
-            409: "A local account has this email but has not verified it.",
-            429: "Too many attempts; see Retry-After.",
-            503: "Yandex did not answer, or sign-in with Yandex is not configured.",
-        }
-    ),
 }
 
 
@@ -54,10 +57,9 @@ CALLBACK_RESPONSES: OpenApiResponses = {
     "sends the user back to the callback. The sign-in link is valid for "
     "OAUTH_STATE_TTL_SECONDS and works once.",
     dependencies=[Depends(limit_per_ip("oauth-login"))],
-    responses=error_responses(
-        {429: "Too many attempts; see Retry-After.", 503: "Yandex sign-in is not configured."}
-    ),
+    responses={status.HTTP_302_FOUND: {"description": "On to Yandex's consent page."}},
 )
+@raises(YandexNotConfiguredError)
 def yandex_login(yandex: YandexServiceDep, settings: SettingsDep) -> RedirectResponse:
     authorization = yandex.authorization_url()
     redirect = RedirectResponse(
@@ -86,14 +88,38 @@ def yandex_login(yandex: YandexServiceDep, settings: SettingsDep) -> RedirectRes
     dependencies=[Depends(limit_per_ip("oauth-callback"))],
     responses=CALLBACK_RESPONSES,
 )
+@raises(
+    OAuthCancelledError,
+    OAuthStateError,
+    YandexRejectedError,
+    YandexUnavailableError,
+    YandexNotConfiguredError,
+    AccountDisabledError,
+    AccountUnverifiedError,
+    EmailTakenError,
+    ConcurrentSignInError,
+)
 def yandex_callback(
     yandex: YandexServiceDep,
     settings: SettingsDep,
     response: Response,
-    code: Annotated[str | None, Query(max_length=1000)] = None,
-    state: Annotated[str | None, Query(max_length=200)] = None,
-    error: Annotated[str | None, Query(max_length=100)] = None,
-    browser_state: Annotated[str | None, Cookie(alias=STATE_COOKIE, max_length=200)] = None,
+    code: Annotated[
+        str | None, Query(max_length=1000, description="The authorization code Yandex sent.")
+    ] = None,
+    state: Annotated[
+        str | None, Query(max_length=200, description="The sign-in state, as Yandex echoes it.")
+    ] = None,
+    error: Annotated[
+        str | None, Query(max_length=100, description="Yandex's error instead of a code.")
+    ] = None,
+    browser_state: Annotated[
+        str | None,
+        Cookie(
+            alias=STATE_COOKIE,
+            max_length=200,
+            description="The state set by /auth/yandex/login in this browser.",
+        ),
+    ] = None,
 ) -> TokenPair | RedirectResponse:
     response.delete_cookie(STATE_COOKIE, path=STATE_COOKIE_PATH)
     if error:

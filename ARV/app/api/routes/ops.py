@@ -4,8 +4,8 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.api.deps import DbSession, SettingsDep
+from app.api.openapi import raises
 from app.core.exceptions import ServiceUnavailableError
-from app.schemas.common import error_responses
 from app.schemas.ops import HealthResponse, ReadinessResponse
 from app.services.readiness_service import ReadinessService
 
@@ -14,15 +14,17 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/health", summary="Liveness: the process is up (checks no dependency)")
 async def health(request: Request) -> HealthResponse:
+    """Answers 200 while the process runs; a load balancer's liveness probe."""
     return HealthResponse(status="ok", version=request.app.version)
 
 
 @router.get(
     "/ready",
     summary="Readiness: database, Redis (when configured) and storage answer",
-    responses=error_responses({503: "A dependency is failing."}),
 )
+@raises(ServiceUnavailableError)
 def ready(db: DbSession, settings: SettingsDep) -> ReadinessResponse:
+    """Answers 200 when every dependency answers, else 503 with each check's result in `details`."""
     checks = ReadinessService(db, settings).check()
     failing = sorted(name for name, status in checks.items() if not status.ok)
     if failing:
@@ -40,5 +42,6 @@ def ready(db: DbSession, settings: SettingsDep) -> ReadinessResponse:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
 async def metrics(request: Request) -> Response:
+    """Request counts and latencies per route template, in Prometheus' text format."""
     payload = generate_latest(request.app.state.metrics.registry)
     return Response(payload, media_type=CONTENT_TYPE_LATEST)

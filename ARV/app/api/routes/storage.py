@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Header, Path, Query, Request, status
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
@@ -23,12 +23,29 @@ from app.api.deps import (
     SettingsDep,
     StorageDep,
 )
-from app.api.routes.tenant_common import TENANT, TENANT_ERRORS, ContentReader, ContentWriter
+from app.api.openapi import BINARY_BODY, raises
+from app.api.routes.tenant_common import TENANT, ContentReader, ContentWriter
 from app.core.database import session_scope
-from app.core.exceptions import LengthRequiredError
+from app.core.exceptions import (
+    ContentLengthMismatchError,
+    FileInUseError,
+    FileTooLargeError,
+    LengthRequiredError,
+    NotFoundError,
+    NotMultipartError,
+    PartNumberInvalidError,
+    QuotaExceededError,
+    UnsupportedMediaTypeError,
+    UploadCompleteError,
+    UploadIncompleteError,
+    UploadLostError,
+    UploadPartsInvalidError,
+    UploadPartsMissingError,
+    UploadSizeMismatchError,
+)
 from app.core.storage import UploadedPart
 from app.models.storage import FileStatus
-from app.schemas.common import Page, error_responses
+from app.schemas.common import Page
 from app.schemas.storage import (
     FILENAME_MAX_LENGTH,
     DirectUploadComplete,
@@ -47,14 +64,12 @@ from app.services.uploads import upload_stream
 router = APIRouter(tags=["storage"])
 FILES = f"{TENANT}/storage/files"
 UPLOADS = f"{TENANT}/storage/uploads"
-UPLOAD_ERRORS = error_responses(
-    {
-        402: "The company's storage quota would be exceeded.",
-        411: "Content-Length is missing.",
-        413: "The file is larger than the plan allows.",
-        415: "The bytes are not an accepted image or video.",
-    }
-)
+FileId = Annotated[uuid.UUID, Path(description="The file's id.")]
+UploadId = Annotated[uuid.UUID, Path(description="The id of the file being uploaded.")]
+# Every refusal of a new upload, before or after its bytes arrive.
+UPLOAD_ERRORS = (QuotaExceededError, FileTooLargeError, UnsupportedMediaTypeError)
+# Every refusal of a step of a direct upload in parts.
+DIRECT_UPLOAD_ERRORS = (NotFoundError, UploadCompleteError, NotMultipartError)
 
 
 @router.post(
@@ -66,9 +81,9 @@ UPLOAD_ERRORS = error_responses(
         "to storage, hashed (sha256) on the way and its type sniffed from the bytes. Quota "
         "is reserved before the first byte; an upload that fails keeps nothing."
     ),
-    responses={**TENANT_ERRORS, **UPLOAD_ERRORS},
-    openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {}}}},
+    openapi_extra=BINARY_BODY,
 )
+@raises(LengthRequiredError, ContentLengthMismatchError, *UPLOAD_ERRORS)
 async def upload_file(
     request: Request,
     ctx: ContentWriter,
@@ -76,8 +91,11 @@ async def upload_file(
     storage: StorageDep,
     settings: SettingsDep,
     sessions: SessionFactoryDep,
-    filename: Annotated[str, Query(min_length=1, max_length=FILENAME_MAX_LENGTH)],
-    content_length: Annotated[int | None, Header(ge=0)] = None,
+    filename: Annotated[
+        str, Query(min_length=1, max_length=FILENAME_MAX_LENGTH, description="The file's name.")
+    ],
+    # Transport-level: every HTTP client sends it, so the document leaves it out.
+    content_length: Annotated[int | None, Header(ge=0, include_in_schema=False)] = None,
 ) -> StoredFileResponse:
     if content_length is None:
         raise LengthRequiredError()
@@ -102,14 +120,16 @@ def _release_connection(db: Session) -> None:
     db.close()
 
 
-@router.get(FILES, summary="List files", responses=TENANT_ERRORS)
+@router.get(FILES, summary="List files")
 def list_files(
     ctx: ContentReader,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
     page: PageParamsDep,
-    file_status: Annotated[FileStatus | None, Query(alias="status")] = None,
+    file_status: Annotated[
+        FileStatus | None, Query(alias="status", description="Only files in this state.")
+    ] = None,
     content_type: Annotated[
         str | None,
         Query(max_length=100, description="Prefix of the sniffed type, e.g. `video/`."),
@@ -117,22 +137,29 @@ def list_files(
     filename: Annotated[
         str | None, Query(max_length=FILENAME_MAX_LENGTH, description="Part of the name.")
     ] = None,
-    created_since: AwareDatetime | None = None,
-    created_until: AwareDatetime | None = None,
+    created_since: Annotated[
+        AwareDatetime | None, Query(description="Uploaded at or after, with a time zone.")
+    ] = None,
+    created_until: Annotated[
+        AwareDatetime | None, Query(description="Uploaded before, with a time zone.")
+    ] = None,
 ) -> Page[StoredFileResponse]:
+    """Paginated, newest first, filtered by status, type, name and upload time."""
     filters = FileFilters(file_status, content_type, filename, created_since, created_until)
     result = FileService(db, ctx, storage, settings).list_files(page, filters)
     return Page[StoredFileResponse].model_validate(result, from_attributes=True)
 
 
-@router.get(f"{FILES}/{{file_id}}", summary="One file", responses=TENANT_ERRORS)
+@router.get(f"{FILES}/{{file_id}}", summary="One file")
+@raises(NotFoundError)
 def read_file(
-    file_id: uuid.UUID,
+    file_id: FileId,
     ctx: ContentReader,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
 ) -> StoredFileResponse:
+    """Its status, type, size and checksum."""
     return StoredFileResponse.model_validate(FileService(db, ctx, storage, settings).get(file_id))
 
 
@@ -140,10 +167,10 @@ def read_file(
     f"{FILES}/{{file_id}}/download-link",
     summary="A short-lived download URL",
     description="Signed by the API (local storage) or presigned by S3; supports Range.",
-    responses=TENANT_ERRORS,
 )
+@raises(NotFoundError, UploadIncompleteError)
 def download_link(
-    file_id: uuid.UUID,
+    file_id: FileId,
     ctx: ContentReader,
     db: DbSession,
     storage: StorageDep,
@@ -159,10 +186,10 @@ def download_link(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a file",
     description="The file disappears at once; its bytes are purged in the background.",
-    responses={**TENANT_ERRORS, **error_responses({409: "A video is made from this file."})},
 )
+@raises(NotFoundError, UploadIncompleteError, FileInUseError)
 def delete_file(
-    file_id: uuid.UUID,
+    file_id: FileId,
     ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
@@ -171,10 +198,12 @@ def delete_file(
     FileService(db, ctx, storage, settings).delete(file_id)
 
 
-@router.get(f"{TENANT}/storage/usage", summary="Storage used and allowed", responses=TENANT_ERRORS)
-def storage_usage(
+@router.get(f"{TENANT}/storage/usage", summary="Storage used and allowed")
+def read_usage(
     ctx: ContentReader, db: DbSession, storage: StorageDep, settings: SettingsDep
 ) -> StorageUsageResponse:
+    """Bytes in files, reserved by uploads in progress and derived by processing (renditions,
+    stills), against the plan's quota."""
     usage = FileService(db, ctx, storage, settings).usage()
     return StorageUsageResponse(
         used_bytes=usage.used_bytes,
@@ -195,8 +224,8 @@ def storage_usage(
         "part to its URL, and complete. After a dropped connection, list the parts that "
         "arrived and send only the rest."
     ),
-    responses={**TENANT_ERRORS, **UPLOAD_ERRORS},
 )
+@raises(QuotaExceededError, FileTooLargeError)
 def start_direct_upload(
     body: DirectUploadCreate,
     ctx: ContentWriter,
@@ -210,36 +239,35 @@ def start_direct_upload(
     return DirectUploadResponse.model_validate(upload, from_attributes=True)
 
 
-@router.post(
-    f"{UPLOADS}/{{file_id}}/part-urls", summary="URLs to PUT parts to", responses=TENANT_ERRORS
-)
+@router.post(f"{UPLOADS}/{{file_id}}/part-urls", summary="URLs to PUT parts to")
+@raises(*DIRECT_UPLOAD_ERRORS, PartNumberInvalidError)
 def part_urls(
-    file_id: uuid.UUID,
+    file_id: UploadId,
     body: PartUrlsRequest,
     ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
 ) -> list[PartUrlResponse]:
+    """One presigned (S3) or signed (local) URL per part number; PUT the part's bytes to it and
+    keep the answered ETag."""
     urls = FileService(db, ctx, storage, settings).part_urls(file_id, body.part_numbers)
     return [PartUrlResponse.model_validate(url, from_attributes=True) for url in urls]
-
-
-LOST_UPLOAD = "storage no longer holds the upload (expired or aborted); start a new one."
 
 
 @router.get(
     f"{UPLOADS}/{{file_id}}/parts",
     summary="Parts received so far (to resume)",
-    responses={**TENANT_ERRORS, **error_responses({409: LOST_UPLOAD})},
 )
+@raises(*DIRECT_UPLOAD_ERRORS, UploadLostError)
 def received_parts(
-    file_id: uuid.UUID,
+    file_id: UploadId,
     ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
 ) -> list[UploadedPartResponse]:
+    """The parts storage holds, with their ETags and sizes; send only the rest."""
     parts = FileService(db, ctx, storage, settings).received_parts(file_id)
     return [UploadedPartResponse.model_validate(part, from_attributes=True) for part in parts]
 
@@ -248,14 +276,17 @@ def received_parts(
     f"{UPLOADS}/{{file_id}}/complete",
     summary="Finish a direct upload",
     description="Joins the parts, checks the size and sniffs the type.",
-    responses={
-        **TENANT_ERRORS,
-        **UPLOAD_ERRORS,
-        **error_responses({409: f"Parts missing, or: {LOST_UPLOAD}"}),
-    },
+)
+@raises(
+    *DIRECT_UPLOAD_ERRORS,
+    UploadLostError,
+    UploadPartsMissingError,
+    UploadPartsInvalidError,
+    UploadSizeMismatchError,
+    UnsupportedMediaTypeError,
 )
 def complete_direct_upload(
-    file_id: uuid.UUID,
+    file_id: UploadId,
     body: DirectUploadComplete,
     ctx: ContentWriter,
     db: DbSession,
@@ -275,13 +306,14 @@ def complete_direct_upload(
     f"{UPLOADS}/{{file_id}}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Abandon a direct upload",
-    responses=TENANT_ERRORS,
 )
+@raises(*DIRECT_UPLOAD_ERRORS)
 def abort_direct_upload(
-    file_id: uuid.UUID,
+    file_id: UploadId,
     ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
 ) -> None:
+    """Frees the reserved quota and drops the parts received."""
     FileService(db, ctx, storage, settings).abort_direct_upload(file_id)

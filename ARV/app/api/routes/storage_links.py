@@ -10,7 +10,7 @@ from typing import Annotated
 
 import anyio
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from app.api.delivery import (
@@ -24,7 +24,16 @@ from app.api.delivery import (
     signed_query,
 )
 from app.api.deps import SettingsDep, StorageDep
-from app.core.exceptions import NotFoundError, PayloadTooLargeError, PermissionDeniedError
+from app.api.openapi import BINARY_BODY, raises
+from app.core.exceptions import (
+    ContentTypeMismatchError,
+    LinkExpiredError,
+    LinkInvalidError,
+    MalformedRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RangeNotSatisfiableError,
+)
 from app.core.storage.base import attachment_disposition
 from app.core.storage.local import (
     MAX_PART_BYTES,
@@ -33,15 +42,15 @@ from app.core.storage.local import (
     LocalStorage,
     SignedLink,
 )
-from app.schemas.common import error_responses
 
-router = APIRouter(prefix="/storage/local", tags=["storage links"])
+router = APIRouter(prefix="/storage/local", tags=["storage-links"])
 
 # Disk writes go to a worker thread in batches this big, keeping the event loop free
 # without paying a thread hop for every 64 KiB chunk the server hands over.
 WRITE_BATCH_BYTES = 1024 * 1024
 
 
+@raises(NotFoundError)
 def get_local_storage(storage: StorageDep) -> LocalStorage:
     if not isinstance(storage, LocalStorage):
         raise NotFoundError("Storage links are served only when storage is local.")
@@ -49,24 +58,24 @@ def get_local_storage(storage: StorageDep) -> LocalStorage:
 
 
 LocalStorageDep = Annotated[LocalStorage, Depends(get_local_storage)]
-ContentType = Annotated[str | None, Query(max_length=255)]
-
-
-OBJECT_ERRORS = error_responses(
-    {
-        400: "The Range header is not a valid bytes range.",
-        403: "Unsigned, forged or altered link (`link_invalid`), or expired (`link_expired`).",
-        404: "No such object.",
-        416: "The range starts past the end of the object (`range_not_satisfiable`).",
-    }
-)
+ContentType = Annotated[
+    str | None,
+    Query(max_length=255, description="Signed: the Content-Type the link serves or takes."),
+]
+ObjectKey = Annotated[str, Path(description="The object's storage key.")]
 
 
 @router.head(
     "/objects/{key:path}",
     summary="Headers of an object through a signed link, as GET answers them, without the body",
+    description="Validators, size and type as GET answers them, for a client that checks "
+    "before downloading.",
     response_class=Response,
-    responses={200: {"description": "The headers GET would send."}, **OBJECT_ERRORS},
+    responses={
+        200: {"description": "The headers GET would send."},
+        206: {"description": "The headers of the requested byte range."},
+        304: {"description": "The copy named by If-None-Match/If-Modified-Since is current."},
+    },
 )
 @router.get(
     "/objects/{key:path}",
@@ -79,16 +88,24 @@ OBJECT_ERRORS = error_responses(
         200: {"content": {"application/octet-stream": {}}, "description": "The object."},
         206: {"description": "The requested byte range."},
         304: {"description": "The copy named by If-None-Match/If-Modified-Since is current."},
-        **OBJECT_ERRORS,
     },
 )
+@raises(
+    LinkInvalidError,
+    LinkExpiredError,
+    NotFoundError,
+    MalformedRequestError,
+    RangeNotSatisfiableError,
+)
 def download_object(
-    key: str,
+    key: ObjectKey,
     request: Request,
     storage: LocalStorageDep,
     expires: Expires = None,
     signature: Signature = None,
-    filename: Annotated[str | None, Query(max_length=1024)] = None,
+    filename: Annotated[
+        str | None, Query(max_length=1024, description="Signed: the name to save it under.")
+    ] = None,
     content_type: ContentType = None,
     immutable: Annotated[bool, Query(description="Signed: the bytes never change.")] = False,
 ) -> Response:
@@ -123,28 +140,35 @@ def download_object(
 @router.put(
     "/objects/{key:path}",
     summary="Upload an object, or one part of a multipart upload, through a signed link",
+    description="The body is the object's (or the part's) bytes. A link signed for a "
+    "Content-Type takes only that type, as on S3.",
+    openapi_extra=BINARY_BODY,
     response_class=Response,
     responses={
         200: {"description": "Stored; the ETag header names it (quoted MD5, as S3 answers)."},
-        **error_responses(
-            {
-                403: "Forged, altered or expired link, or a Content-Type other than signed.",
-                404: "No such multipart upload.",
-                413: "The body is too large.",
-            }
-        ),
     },
 )
+@raises(
+    LinkInvalidError,
+    LinkExpiredError,
+    ContentTypeMismatchError,
+    PayloadTooLargeError,
+    NotFoundError,
+)
 async def upload_object(
-    key: str,
+    key: ObjectKey,
     request: Request,
     storage: LocalStorageDep,
     settings: SettingsDep,
     expires: Expires = None,
     signature: Signature = None,
     content_type: ContentType = None,
-    upload_id: Annotated[str | None, Query(max_length=64)] = None,
-    part_number: Annotated[int | None, Query(ge=1, le=MAX_PART_NUMBER)] = None,
+    upload_id: Annotated[
+        str | None, Query(max_length=64, description="Signed: the multipart upload of the part.")
+    ] = None,
+    part_number: Annotated[
+        int | None, Query(ge=1, le=MAX_PART_NUMBER, description="Signed: which part this is.")
+    ] = None,
 ) -> Response:
     signed = signed_query(expires, signature)
     link = SignedLink(
@@ -160,7 +184,7 @@ async def upload_object(
     # As on S3, a link signed for a content type takes only that one.
     sent_type = request.headers.get("content-type")
     if content_type is not None and sent_type != content_type:
-        raise PermissionDeniedError(f"This link takes only Content-Type {content_type}.")
+        raise ContentTypeMismatchError(f"This link takes only Content-Type {content_type}.")
     limit = settings.UPLOAD_MAX_BYTES
     if link.part() is not None:
         limit = min(limit, MAX_PART_BYTES)

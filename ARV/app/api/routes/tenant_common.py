@@ -4,16 +4,9 @@ from typing import Annotated
 
 from app.api.deps import company_context
 from app.core.permissions import Action
-from app.schemas.common import error_responses
 from app.services.context import CompanyContext
 
 TENANT = "/companies/{company_id}"
-TENANT_ERRORS = error_responses(
-    {
-        403: "Your role does not allow this.",
-        404: "No such company or object, or you are not a member.",
-    }
-)
 
 # The caller's company context, when their role may read / change content.
 ContentReader = Annotated[CompanyContext, company_context(Action.CONTENT_READ)]

@@ -9,9 +9,22 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from app.api.deps import DbSession, PageParamsDep, SettingsDep, StorageDep
-from app.api.routes.tenant_common import TENANT, TENANT_ERRORS, ContentReader, ContentWriter
+from app.api.openapi import raises
+from app.api.routes.tenant_common import TENANT, ContentReader, ContentWriter
+from app.core.exceptions import (
+    FeatureNotInPlanError,
+    NotAVideoError,
+    NotFoundError,
+    NothingToCancelError,
+    PosterTimeError,
+    StatsRangeError,
+    UnknownRenditionError,
+    UploadIncompleteError,
+    VideoBusyError,
+    VideoNotReadyError,
+)
 from app.models.video import VideoStatus
-from app.schemas.common import Page, error_responses
+from app.schemas.common import Page
 from app.schemas.video import (
     TITLE_MAX_LENGTH,
     JobResponse,
@@ -31,7 +44,7 @@ router = APIRouter(tags=["videos"])
 VIDEOS = f"{TENANT}/videos"
 VIDEO = f"{VIDEOS}/{{video_id}}"
 FIRST_STATS_DAY, LAST_STATS_DAY = date(2000, 1, 1), date(2999, 12, 31)
-BUSY = error_responses({409: "Another job runs for this video, or nothing to cancel."})
+VideoId = Annotated[uuid.UUID, Path(description="The video's id.")]
 
 
 def _detail(result: VideoDetail) -> VideoDetailResponse:
@@ -57,51 +70,57 @@ def _detail(result: VideoDetail) -> VideoDetailResponse:
     status_code=status.HTTP_201_CREATED,
     summary="Create a video from an uploaded file",
     description="Queues processing at once; follow it with GET on the video.",
-    responses={
-        **TENANT_ERRORS,
-        **error_responses({409: "The file is still uploading.", 415: "Not a video file."}),
-    },
 )
+@raises(NotFoundError, UploadIncompleteError, NotAVideoError)
 def create_video(
     body: VideoCreate, ctx: ContentWriter, db: DbSession, storage: StorageDep, settings: SettingsDep
 ) -> VideoDetailResponse:
     return _detail(VideoService(db, ctx, storage, settings).create(body.file_id, body.title))
 
 
-@router.get(VIDEOS, summary="List videos", responses=TENANT_ERRORS)
+@router.get(VIDEOS, summary="List videos")
 def list_videos(
     ctx: ContentReader,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
     page: PageParamsDep,
-    video_status: Annotated[VideoStatus | None, Query(alias="status")] = None,
-    title: Annotated[str | None, Query(max_length=TITLE_MAX_LENGTH)] = None,
+    video_status: Annotated[
+        VideoStatus | None, Query(alias="status", description="Only videos in this state.")
+    ] = None,
+    title: Annotated[
+        str | None, Query(max_length=TITLE_MAX_LENGTH, description="Part of the title.")
+    ] = None,
 ) -> Page[VideoResponse]:
+    """Paginated, newest first, filtered by status and title."""
     result = VideoService(db, ctx, storage, settings).list_videos(page, video_status, title)
     return Page[VideoResponse].model_validate(result, from_attributes=True)
 
 
-@router.get(VIDEO, summary="A video, its renditions and its latest job", responses=TENANT_ERRORS)
+@router.get(VIDEO, summary="A video, its renditions and its latest job")
+@raises(NotFoundError)
 def read_video(
-    video_id: uuid.UUID,
+    video_id: VideoId,
     ctx: ContentReader,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
 ) -> VideoDetailResponse:
+    """Per rendition: status, progress and ETA; the job's place in the media queue."""
     return _detail(VideoService(db, ctx, storage, settings).detail(video_id))
 
 
-@router.patch(VIDEO, summary="Rename a video", responses=TENANT_ERRORS)
+@router.patch(VIDEO, summary="Rename a video")
+@raises(NotFoundError)
 def update_video(
-    video_id: uuid.UUID,
+    video_id: VideoId,
     body: VideoUpdate,
     ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
 ) -> VideoDetailResponse:
+    """Changes the title only."""
     return _detail(VideoService(db, ctx, storage, settings).rename(video_id, body.title))
 
 
@@ -110,10 +129,10 @@ def update_video(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a video",
     description="Stops its processing; renditions are purged in the background.",
-    responses=TENANT_ERRORS,
 )
+@raises(NotFoundError)
 def delete_video(
-    video_id: uuid.UUID,
+    video_id: VideoId,
     ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
@@ -122,45 +141,50 @@ def delete_video(
     VideoService(db, ctx, storage, settings).delete(video_id)
 
 
-@router.post(f"{VIDEO}/cancel", summary="Cancel processing", responses={**TENANT_ERRORS, **BUSY})
+@router.post(f"{VIDEO}/cancel", summary="Cancel processing")
+@raises(NotFoundError, NothingToCancelError)
 def cancel_video(
-    video_id: uuid.UUID,
+    video_id: VideoId,
     ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
 ) -> VideoDetailResponse:
+    """Stops the queued or running job (a running one within a second or two)."""
     return _detail(VideoService(db, ctx, storage, settings).cancel(video_id))
 
 
 @router.post(
     f"{VIDEO}/reprocess",
     summary="Process again from the original",
-    responses={**TENANT_ERRORS, **BUSY},
 )
+@raises(NotFoundError, VideoBusyError)
 def reprocess_video(
-    video_id: uuid.UUID,
+    video_id: VideoId,
     ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
 ) -> VideoDetailResponse:
+    """Builds every output again from the original file; the current outputs stay on the air until
+    the new ones replace them."""
     return _detail(VideoService(db, ctx, storage, settings).reprocess(video_id))
 
 
 @router.post(
     f"{VIDEO}/renditions/{{rendition}}/reencode",
     summary="Encode one rendition again",
-    responses={**TENANT_ERRORS, **BUSY},
 )
+@raises(NotFoundError, VideoBusyError, UnknownRenditionError)
 def reencode_rendition(
-    video_id: uuid.UUID,
+    video_id: VideoId,
     rendition: Annotated[str, Path(pattern=r"^[0-9]{2,4}p$", description="E.g. `720p`.")],
     ctx: ContentWriter,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
 ) -> VideoDetailResponse:
+    """Encodes one rendition of the ladder again, e.g. after a failure."""
     return _detail(VideoService(db, ctx, storage, settings).reencode(video_id, rendition))
 
 
@@ -168,10 +192,10 @@ def reencode_rendition(
     f"{VIDEO}/poster",
     summary="Pick the poster frame",
     description="Replaces the automatic poster (the first non-black frame).",
-    responses={**TENANT_ERRORS, **BUSY},
 )
+@raises(NotFoundError, VideoBusyError, VideoNotReadyError, PosterTimeError)
 def set_poster(
-    video_id: uuid.UUID,
+    video_id: VideoId,
     body: PosterTime,
     ctx: ContentWriter,
     db: DbSession,
@@ -185,15 +209,17 @@ def set_poster(
 @router.get(
     f"{VIDEO}/media-links",
     summary="Short-lived URLs of the finished outputs",
-    responses=TENANT_ERRORS,
 )
+@raises(NotFoundError)
 def media_links(
-    video_id: uuid.UUID,
+    video_id: VideoId,
     ctx: ContentReader,
     db: DbSession,
     storage: StorageDep,
     settings: SettingsDep,
 ) -> MediaLinks:
+    """Signed URLs of the MP4 renditions, the HLS master playlist, the poster, thumbnails and
+    storyboard, valid for a short time."""
     links = VideoService(db, ctx, storage, settings).media_links(video_id)
     return MediaLinks.model_validate(links, from_attributes=True)
 
@@ -203,18 +229,10 @@ def media_links(
     summary="Daily playback figures",
     description="Views, completions, watch time and unique devices per UTC day, from "
     "the events viewer apps report. Plans with analytics only.",
-    responses={
-        **TENANT_ERRORS,
-        **error_responses(
-            {
-                402: "The plan does not include analytics.",
-                422: "The range ends before it starts, or spans more than 366 days.",
-            }
-        ),
-    },
 )
-def video_stats(
-    video_id: uuid.UUID,
+@raises(NotFoundError, FeatureNotInPlanError, StatsRangeError)
+def read_stats(
+    video_id: VideoId,
     ctx: ContentReader,
     db: DbSession,
     start: Annotated[

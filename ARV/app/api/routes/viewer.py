@@ -4,7 +4,6 @@ from fastapi import APIRouter, Depends, status
 
 from app.api.deps import DbSession, SettingsDep
 from app.api.rate_limits import limit_per_ip, viewer_rule
-from app.schemas.common import error_responses
 from app.schemas.video_analytics import BatchResult, PlaybackBatch
 from app.services import video_analytics_service
 
@@ -20,7 +19,6 @@ router = APIRouter(prefix="/viewer", tags=["viewer"])
     "Sending a batch again is safe: events already stored count as duplicates. Daily "
     "figures include new events within a minute.",
     dependencies=[Depends(limit_per_ip("viewer-events", viewer_rule))],
-    responses=error_responses({429: "Too many requests from this address."}),
 )
 def report_events(body: PlaybackBatch, db: DbSession, settings: SettingsDep) -> BatchResult:
     result = video_analytics_service.ingest(db, settings, body)
