@@ -10,14 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from sqlalchemy import Select, delete, func, select
-from sqlalchemy.orm import Session
 
 from app.background_tasks.names import QUEUE_DEFAULT, STORAGE_CHECKSUM, STORAGE_PURGE_FILE
 from app.core.config import Settings
 from app.core.database import refuse_with_record
 from app.core.exceptions import (
     AppError,
-    ConflictError,
+    FileInUseError,
     FileTooLargeError,
     NotMultipartError,
     PartNumberInvalidError,
@@ -34,15 +33,15 @@ from app.core.storage import (
     InvalidUploadError,
     ObjectNotFoundError,
     UploadedPart,
-    company_prefix,
 )
 from app.core.task_queue import enqueue_after_commit
 from app.models.company import Company
 from app.models.storage import FileStatus, StoredFile
-from app.models.video import Video, VideoRendition
+from app.services.object_keys import file_key
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.plans import limits_for
-from app.services.tenant import StorageTenantService
+from app.services.storage_domains import derived_bytes, file_uses
+from app.services.tenant import ScopedService, StorageTenantService
 from app.utils.clock import utcnow
 from app.utils.sniff import ALLOWED_TYPES, sanitize_filename, sniff_content_type
 
@@ -88,45 +87,32 @@ class PartUrl:
     expires_at: datetime
 
 
-def file_key(company_id: uuid.UUID, file_id: uuid.UUID) -> str:
-    return f"{company_prefix(company_id)}files/{file_id}/original"
-
-
-def measure_usage(db: Session, company: Company) -> StorageUsage:
-    live = (StoredFile.company_id == company.id, StoredFile.deleted_at.is_(None))
-    rows = db.execute(
-        select(StoredFile.status, func.coalesce(func.sum(StoredFile.size_bytes), 0))
-        .where(*live)
+def measure_usage(scope: ScopedService, company: Company) -> StorageUsage:
+    """The company's files by status, plus what every domain stores for it (`derived`)."""
+    rows = scope.db.execute(
+        scope.scoped(StoredFile)
+        .with_only_columns(StoredFile.status, func.coalesce(func.sum(StoredFile.size_bytes), 0))
         .group_by(StoredFile.status)
     )
     by_status = {status: int(total) for status, total in rows}
-    file_count = db.scalar(select(func.count()).select_from(StoredFile).where(*live)) or 0
-    live_video = (Video.company_id == company.id, Video.deleted_at.is_(None))
-    renditions = db.scalar(
-        select(
-            func.coalesce(
-                func.sum(func.coalesce(VideoRendition.size_bytes, 0) + VideoRendition.hls_bytes), 0
-            )
-        )
-        .join(Video, Video.id == VideoRendition.video_id)
-        .where(*live_video)
+    file_count = scope.db.scalar(
+        scope.scoped(StoredFile).with_only_columns(func.count(StoredFile.id))
     )
-    assets = db.scalar(select(func.coalesce(func.sum(Video.assets_bytes), 0)).where(*live_video))
     return StorageUsage(
         used_bytes=int(by_status.get(FileStatus.AVAILABLE, 0)),
         reserved_bytes=int(by_status.get(FileStatus.UPLOADING, 0)),
-        derived_bytes=int(renditions or 0) + int(assets or 0),
+        derived_bytes=derived_bytes(scope),
         limit_bytes=limits_for(company).storage_bytes,
-        file_count=file_count,
+        file_count=file_count or 0,
     )
 
 
-def reserve_storage(db: Session, company: Company, nbytes: int) -> None:
+def reserve_storage(scope: ScopedService, company: Company, nbytes: int) -> None:
     """Check that `nbytes` more fit the plan, holding the company row locked until the
     caller's transaction ends, so concurrent uploads are checked one after another and
     together can never exceed the quota."""
-    db.execute(select(Company.id).where(Company.id == company.id).with_for_update())
-    usage = measure_usage(db, company)
+    scope.db.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+    usage = measure_usage(scope, company)
     if usage.total_bytes + nbytes > usage.limit_bytes:
         raise QuotaExceededError(
             f"This upload needs {nbytes} bytes but only "
@@ -182,7 +168,7 @@ class FileService(StorageTenantService):
         return self.get_owned(StoredFile, file_id, "File", for_update=for_update)
 
     def usage(self) -> StorageUsage:
-        return measure_usage(self.db, self.ctx.company)
+        return measure_usage(self, self.ctx.company)
 
     def download_url(self, stored: StoredFile) -> tuple[str, datetime]:
         self._require_available(stored)
@@ -195,7 +181,7 @@ class FileService(StorageTenantService):
     # Uploads through the API: reserve, stream (outside any transaction), then finish.
     def reserve_upload(self, filename: str, size: int) -> StoredFile:
         check_file_size(self.settings, self.ctx.company, size)
-        reserve_storage(self.db, self.ctx.company, size)
+        reserve_storage(self, self.ctx.company, size)
         return self._new_file(filename, size)
 
     def finish_upload(
@@ -313,13 +299,16 @@ class FileService(StorageTenantService):
     def delete(self, file_id: uuid.UUID) -> None:
         stored = self.get(file_id, for_update=True)
         self._require_available(stored)
-        in_use = self.db.scalar(
-            self.scoped(Video).where(Video.file_id == stored.id).with_only_columns(Video.id)
-        )
-        if in_use is not None:
-            raise ConflictError(
-                "A video is made from this file; delete the video first.",
-                details={"video_id": str(in_use)},
+        uses = file_uses(self, stored.id)
+        if uses:
+            names = ", ".join(f"{use.kind} {use.name!r}" for use in uses)
+            raise FileInUseError(
+                f"This file is in use ({names}); delete what uses it first.",
+                details={
+                    "used_by": [
+                        {"kind": use.kind, "id": str(use.id), "name": use.name} for use in uses
+                    ]
+                },
             )
         stored.soft_delete()
         self._audit("storage.file_deleted", stored)

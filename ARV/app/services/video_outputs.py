@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.background_tasks.names import VIDEO_PURGE_SUPERSEDED
@@ -113,6 +113,25 @@ def discard_pending(scope: ScopedService, video: Video, job_id: uuid.UUID, now: 
     for rendition in renditions_of(scope, video.id, live=False):
         scope.db.delete(rendition)
     retire(scope.db, video, [job_output_prefix(video.company_id, video.id, job_id)], now)
+
+
+def stored_bytes(scope: ScopedService) -> int:
+    """What the company's live videos' outputs take in storage: every rendition (MP4 and
+    HLS, pending ones too) and each video's stills and master playlist."""
+    live_videos = scope.scoped(Video).with_only_columns(Video.id)
+    renditions = scope.db.scalar(
+        scope.scoped(VideoRendition)
+        .with_only_columns(
+            func.coalesce(
+                func.sum(func.coalesce(VideoRendition.size_bytes, 0) + VideoRendition.hls_bytes), 0
+            )
+        )
+        .where(VideoRendition.video_id.in_(live_videos))
+    )
+    assets = scope.db.scalar(
+        scope.scoped(Video).with_only_columns(func.coalesce(func.sum(Video.assets_bytes), 0))
+    )
+    return int(renditions or 0) + int(assets or 0)
 
 
 def purge_due(

@@ -43,6 +43,7 @@ from app.models.video import (
 from app.schemas.company_settings import VideoDefaults
 from app.services.media_delivery import MediaDelivery
 from app.services.pagination import PageParams, ResultPage, paginate
+from app.services.storage_usage import FileUse
 from app.services.tenant import ScopedService, StorageTenantService
 from app.services.video_outputs import discard_pending
 from app.services.video_schedule_service import remove_video_from_schedules
@@ -289,6 +290,12 @@ class VideoService(StorageTenantService):
 
     def _audit(self, action: str, video: Video) -> None:
         self.audit(action, "video", video.id, {"title": video.title})
+
+
+def file_uses(scope: ScopedService, file_id: uuid.UUID) -> list[FileUse]:
+    """The live videos made from a file."""
+    videos = scope.db.scalars(scope.scoped(Video).where(Video.file_id == file_id))
+    return [FileUse("video", video.id, video.title) for video in videos]
 
 
 def queue_position(db: Session, job: VideoJob) -> int | None:

@@ -606,8 +606,11 @@ def test_a_file_in_use_by_a_video_cannot_be_deleted(
     file_url = f"/api/v1/companies/{tenant.company.id}/storage/files/{video['file_id']}"
     editor = tenant.headers[Role.EDITOR]
     in_use = client.delete(file_url, headers=editor)
-    error = assert_error(in_use, 409, "conflict")
-    assert error["details"] == {"video_id": video["id"]}
+    error = assert_error(in_use, 409, "file_in_use")
+    assert error["details"] == {
+        "used_by": [{"kind": "video", "id": video["id"], "name": video["title"]}]
+    }
+    assert video["title"] in error["message"]
     assert client.get(file_url, headers=editor).status_code == 200
 
     assert client.delete(videos_url(tenant, f"/{video['id']}"), headers=editor).status_code == 204

@@ -19,9 +19,11 @@ from app.models import (
     VideoJob,
     VideoStatus,
 )
+from app.services.context import SystemActor
 from app.services.leases import recover_expired
 from app.services.object_keys import job_output_prefix, video_prefix
 from app.services.storage_service import measure_usage
+from app.services.tenant import ScopedService
 from app.services.video_outputs import purge_due
 from app.services.video_pipeline import VideoPipeline
 from app.services.video_plan import plan_renditions
@@ -33,6 +35,10 @@ from tests.support.media import Clips, make_clip
 from tests.support.pipeline import VideoMaker, reloaded, renditions, run
 
 FFMPEG = FfmpegConfig()
+
+
+def system_scope(db: Session, company: Company) -> ScopedService:
+    return ScopedService(db, SystemActor(company.id, task="test"))
 
 
 def moov_before_mdat(path: Path) -> bool:
@@ -98,7 +104,7 @@ def test_every_output_counts_towards_the_quota(
     video, _ = reloaded(db, job)
     outputs = list(storage.list(video_prefix(video.company_id, video.id)))
     assert any("/hls/" in info.key and info.key.endswith(".ts") for info in outputs)
-    usage = measure_usage(db, company)
+    usage = measure_usage(system_scope(db, company), company)
     assert usage.derived_bytes == sum(info.size for info in outputs)
 
     # A new poster replaces the old one in the count; the old file goes once its links expire.
@@ -110,7 +116,9 @@ def test_every_output_counts_towards_the_quota(
         session_factory, storage, utcnow() + timedelta(seconds=settings.STORAGE_URL_TTL_SECONDS + 1)
     )
     outputs = list(storage.list(video_prefix(video.company_id, video.id)))
-    assert measure_usage(db, company).derived_bytes == sum(info.size for info in outputs)
+    assert measure_usage(system_scope(db, company), company).derived_bytes == sum(
+        info.size for info in outputs
+    )
 
 
 def test_non_standard_source_gets_720p_first_and_is_never_upscaled(
