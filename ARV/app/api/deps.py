@@ -1,10 +1,10 @@
 """Dependency aliases shared by every router: settings, the session, pagination, the
-signed-in user and the company context a tenant route acts in."""
+signed-in user, the company context a tenant route acts in, and the services routes call."""
 
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -20,11 +20,16 @@ from app.core.rate_limit import get_rate_limiter
 from app.core.security import InvalidTokenError, decode_access_token
 from app.core.storage import StorageProvider
 from app.models.user import User
+from app.services.admin_service import AdminService
+from app.services.audit_service import AuditService
 from app.services.auth_service import AuthService, live_session_user
-from app.services.company_service import resolve_company_context
+from app.services.company_service import CompanyService, resolve_company_context
 from app.services.context import CompanyContext, RequestMeta
 from app.services.login_throttle import LoginThrottle
 from app.services.pagination import PageParams
+from app.services.readiness_service import ReadinessService
+from app.services.tenant import TenantService
+from app.services.user_service import UserService
 
 UNKNOWN_CLIENT_IP = "unknown"
 
@@ -100,6 +105,35 @@ def get_auth_service(db: DbSession, settings: SettingsDep, meta: RequestMetaDep)
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
+
+# Services: routes get every service from a dependency (tenant services through
+# `tenant_service` below), never build one themselves.
+def get_company_service(db: DbSession, meta: RequestMetaDep) -> CompanyService:
+    return CompanyService(db, meta)
+
+
+def get_user_service(db: DbSession) -> UserService:
+    return UserService(db)
+
+
+def get_audit_service(db: DbSession) -> AuditService:
+    return AuditService(db)
+
+
+def get_admin_service(db: DbSession, meta: RequestMetaDep) -> AdminService:
+    return AdminService(db, meta)
+
+
+def get_readiness_service(db: DbSession, settings: SettingsDep) -> ReadinessService:
+    return ReadinessService(db, settings)
+
+
+CompanyServiceDep = Annotated[CompanyService, Depends(get_company_service)]
+UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
+AdminServiceDep = Annotated[AdminService, Depends(get_admin_service)]
+ReadinessServiceDep = Annotated[ReadinessService, Depends(get_readiness_service)]
+
 bearer_token = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/login/form",
     auto_error=False,
@@ -171,3 +205,25 @@ class RequirePermission:
 def company_context(action: Action) -> object:
     """`ctx: Annotated[CompanyContext, company_context(Action.X)]` in a tenant route."""
     return Depends(RequirePermission(action))
+
+
+TS = TypeVar("TS", bound=TenantService)
+
+
+def tenant_service(service: type[TS], action: Action) -> Any:
+    """The one way a route gets a tenant service:
+    `videos: Annotated[VideoService, tenant_service(VideoService, Action.CONTENT_READ)]`.
+    The caller's role is checked for `action` first, before any resource is loaded; the
+    service is then built for the caller's company context. Services load and lock what a
+    request acts on themselves, inside its unit of work, in the order that avoids deadlocks
+    (a video before its job), so routes take ids, not loaded resources."""
+
+    def build(
+        ctx: Annotated[CompanyContext, Depends(RequirePermission(action))],
+        db: DbSession,
+        storage: StorageDep,
+        settings: SettingsDep,
+    ) -> TS:
+        return service.for_request(db, ctx, storage, settings)
+
+    return Depends(build)

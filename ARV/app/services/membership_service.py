@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import timedelta
+from typing import Self
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
@@ -21,6 +22,7 @@ from app.core.exceptions import (
 )
 from app.core.permissions import Role
 from app.core.security import hash_token, new_opaque_token
+from app.core.storage import StorageProvider
 from app.models.company import Company, Invitation, Membership
 from app.models.user import User
 from app.services.audit_service import AuditService
@@ -29,25 +31,29 @@ from app.services.context import CompanyContext, RequestMeta
 from app.services.emails import Emails
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.plans import limits_for
+from app.services.tenant import TenantService
 from app.services.user_service import normalize_email
 from app.utils.clock import utcnow
 
 
-class MembershipService:
+class MembershipService(TenantService):
     def __init__(self, db: Session, ctx: CompanyContext, settings: Settings) -> None:
-        self.db = db
-        self.ctx = ctx
+        super().__init__(db, ctx)
         self.settings = settings
-        self.audit = AuditService(db)
+
+    @classmethod
+    def for_request(
+        cls, db: Session, ctx: CompanyContext, storage: StorageProvider, settings: Settings
+    ) -> Self:
+        return cls(db, ctx, settings)
 
     # -- members -------------------------------------------------------------------------
 
     def list_members(self, params: PageParams, role: Role | None) -> ResultPage[Membership]:
         statement = (
-            select(Membership)
+            self.scoped(Membership)
             .join(User, User.id == Membership.user_id)
             .options(contains_eager(Membership.user))
-            .where(Membership.company_id == self.ctx.company_id)
             .order_by(User.email, Membership.id)
         )
         if role is not None:
@@ -82,10 +88,10 @@ class MembershipService:
         self.db.delete(membership)
 
     def _membership(self, user_id: uuid.UUID) -> Membership:
-        membership = self.db.scalar(
-            select(Membership)
+        membership: Membership | None = self.db.scalar(
+            self.scoped(Membership)
             .options(joinedload(Membership.user))
-            .where(Membership.company_id == self.ctx.company_id, Membership.user_id == user_id)
+            .where(Membership.user_id == user_id)
         )
         if membership is None:
             raise NotFoundError.for_entity("Member", user_id)
@@ -99,8 +105,9 @@ class MembershipService:
     def _ensure_another_owner(self, membership: Membership) -> None:
         # Lock the company's owner rows so two owners cannot demote each other at once.
         owners = self.db.scalars(
-            select(Membership.id)
-            .where(Membership.company_id == self.ctx.company_id, Membership.role == Role.OWNER)
+            self.scoped(Membership)
+            .with_only_columns(Membership.id)
+            .where(Membership.role == Role.OWNER)
             .with_for_update()
         ).all()
         if [owner for owner in owners if owner != membership.id] == []:
@@ -134,7 +141,7 @@ class MembershipService:
         return invitation
 
     def list_invitations(self, params: PageParams, include_closed: bool) -> ResultPage[Invitation]:
-        statement = select(Invitation).where(Invitation.company_id == self.ctx.company_id)
+        statement = self.scoped(Invitation)
         if not include_closed:
             statement = statement.where(
                 Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)
@@ -166,20 +173,18 @@ class MembershipService:
             raise EmailNotVerifiedError("Confirm your email address before inviting members.")
 
     def _open_invitation(self, email: str) -> Invitation | None:
-        return self.db.scalar(
-            select(Invitation).where(
-                Invitation.company_id == self.ctx.company_id,
+        invitation: Invitation | None = self.db.scalar(
+            self.scoped(Invitation).where(
                 Invitation.email == email,
                 Invitation.accepted_at.is_(None),
                 Invitation.revoked_at.is_(None),
             )
         )
+        return invitation
 
     def _open_invitation_by_id(self, invitation_id: uuid.UUID) -> Invitation:
-        invitation = self.db.scalar(
-            select(Invitation).where(
-                Invitation.company_id == self.ctx.company_id, Invitation.id == invitation_id
-            )
+        invitation: Invitation | None = self.db.scalar(
+            self.scoped(Invitation).where(Invitation.id == invitation_id)
         )
         if invitation is None:
             raise NotFoundError.for_entity("Invitation", invitation_id)
@@ -189,9 +194,10 @@ class MembershipService:
 
     def _ensure_not_member(self, email: str) -> None:
         member = self.db.scalar(
-            select(Membership.id)
+            self.scoped(Membership)
+            .with_only_columns(Membership.id)
             .join(User, User.id == Membership.user_id)
-            .where(Membership.company_id == self.ctx.company_id, User.email == email)
+            .where(User.email == email)
         )
         if member is not None:
             raise AlreadyMemberError("This person is already a member.")
@@ -208,16 +214,7 @@ class MembershipService:
         self, action: str, entity: Membership | Invitation, before: object, after: object
     ) -> None:
         entity_type = "membership" if isinstance(entity, Membership) else "invitation"
-        self.audit.record(
-            action,
-            entity_type=entity_type,
-            entity_id=entity.id,
-            actor_user_id=self.ctx.user.id,
-            actor_kind=self.ctx.kind,
-            meta=self.ctx.meta,
-            company_id=self.ctx.company_id,
-            changes={"before": before, "after": after},
-        )
+        self.audit(action, entity_type, entity.id, {"before": before, "after": after})
 
 
 def accept_invitation(

@@ -9,7 +9,7 @@ Modelled on Polar's `get_readable_statement(auth_subject)`.
 """
 
 import uuid
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
@@ -96,6 +96,14 @@ class TenantService(ScopedService):
         super().__init__(db, ctx)
         self.ctx = ctx
 
+    @classmethod
+    def for_request(
+        cls, db: Session, ctx: CompanyContext, storage: StorageProvider, settings: Settings
+    ) -> Self:
+        """Built for one request, from what every request has (the route layer's one way
+        to get a service: `api.deps.tenant_service`)."""
+        return cls(db, ctx)
+
 
 class StorageTenantService(TenantService):
     """A tenant service that also reads and writes objects in storage."""
@@ -106,3 +114,9 @@ class StorageTenantService(TenantService):
         super().__init__(db, ctx)
         self.storage = storage
         self.settings = settings
+
+    @classmethod
+    def for_request(
+        cls, db: Session, ctx: CompanyContext, storage: StorageProvider, settings: Settings
+    ) -> Self:
+        return cls(db, ctx, storage, settings)

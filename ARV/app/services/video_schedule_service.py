@@ -26,7 +26,7 @@ from app.models.video import PLAYING_STATUSES, Video
 from app.schemas.ar_content import ScheduleWrite
 from app.services.context import Actor
 from app.services.pagination import PageParams, ResultPage, paginate
-from app.services.tenant import TenantService, readable
+from app.services.tenant import ScopedService, TenantService, readable
 from app.utils.timezones import NonexistentLocalTimeError, to_utc, zone
 
 # Bounds the work of answering "what plays now" for one content.
@@ -200,10 +200,11 @@ class VideoScheduleService(TenantService):
         self.audit(action, "ar_content", entry.ar_content_id, _describe(entry))
 
 
-def remove_video_from_schedules(db: Session, company_id: uuid.UUID, video_id: uuid.UUID) -> None:
-    db.execute(
+def remove_video_from_schedules(scope: ScopedService, video_id: uuid.UUID) -> None:
+    entries = scope.scoped(ScheduledVideo).where(ScheduledVideo.video_id == video_id)
+    scope.db.execute(
         delete(ScheduledVideo).where(
-            ScheduledVideo.company_id == company_id, ScheduledVideo.video_id == video_id
+            ScheduledVideo.id.in_(entries.with_only_columns(ScheduledVideo.id))
         )
     )
 

@@ -263,7 +263,7 @@ class VideoService(StorageTenantService):
             if job.status == JobStatus.QUEUED:
                 settle_cancelled(self, video, job)
         video.soft_delete()
-        remove_video_from_schedules(self.db, self.ctx.company_id, video.id)
+        remove_video_from_schedules(self, video.id)
         self._audit("video.deleted", video)
         enqueue_after_commit(
             self.db, VIDEO_PURGE_OUTPUTS, [str(video.id)], queue=QUEUE_DEFAULT, countdown=60

@@ -407,9 +407,9 @@ def test_remove_video_from_schedules_touches_only_that_companys_video(
         query = select(ScheduledVideo.video_id).where(ScheduledVideo.ar_content_id == content.id)
         return set(db.scalars(query))
 
-    remove_video_from_schedules(db, other.company.id, removed.id)
+    remove_video_from_schedules(VideoScheduleService(db, context(other)), removed.id)
     assert scheduled() == {kept.id, removed.id}
-    remove_video_from_schedules(db, tenant.company.id, removed.id)
+    remove_video_from_schedules(service, removed.id)
     assert scheduled() == {kept.id}
 
 

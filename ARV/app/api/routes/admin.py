@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from app.api.deps import CurrentUser, DbSession, PageParamsDep, RequestMetaDep
+from app.api.deps import AdminServiceDep, CurrentUser, DbSession, PageParamsDep
 from app.api.openapi import raises
 from app.core.exceptions import (
     NotFoundError,
@@ -21,7 +21,7 @@ from app.schemas.admin import AdminCompanyResponse, CompanyPlanUpdate, OutboxMes
 from app.schemas.common import Page
 from app.schemas.company import CompanyResponse, PlanResponse
 from app.services import outbox
-from app.services.admin_service import AdminService, PlatformActor
+from app.services.admin_service import PlatformActor
 from app.services.plans import limits_for
 
 
@@ -68,11 +68,10 @@ def change_company_plan(
     company_id: Annotated[uuid.UUID, Path(description="The company to change.")],
     body: CompanyPlanUpdate,
     user: Superuser,
-    db: DbSession,
-    meta: RequestMetaDep,
+    admin: AdminServiceDep,
 ) -> AdminCompanyResponse:
     actor = PlatformActor(via="api", user_id=user.id)
-    change = AdminService(db, meta).change_plan(company_id, body.plan, actor)
+    change = admin.change_plan(company_id, body.plan, actor)
     return admin_view(change.company)
 
 

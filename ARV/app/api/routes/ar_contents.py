@@ -6,9 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from pydantic import AwareDatetime
 
-from app.api.deps import DbSession, PageParamsDep
+from app.api.deps import PageParamsDep, tenant_service
 from app.api.openapi import raises
-from app.api.routes.tenant_common import TENANT, ContentReader, ContentWriter
+from app.api.routes.tenant_common import TENANT
 from app.core.exceptions import (
     ARContentLimitError,
     NotFoundError,
@@ -16,6 +16,7 @@ from app.core.exceptions import (
     ScheduleOverlapError,
     ScheduleWindowError,
 )
+from app.core.permissions import Action
 from app.models.ar_content import ScheduledVideo
 from app.schemas.ar_content import (
     NAME_MAX_LENGTH,
@@ -38,6 +39,14 @@ SCHEDULE = f"{CONTENT}/schedule"
 ENTRY = f"{SCHEDULE}/{{entry_id}}"
 ContentId = Annotated[uuid.UUID, Path(description="The AR content's id.")]
 EntryId = Annotated[uuid.UUID, Path(description="The scheduled video's id.")]
+ContentsReader = Annotated[ARContentService, tenant_service(ARContentService, Action.CONTENT_READ)]
+ContentsWriter = Annotated[ARContentService, tenant_service(ARContentService, Action.CONTENT_WRITE)]
+ScheduleReader = Annotated[
+    VideoScheduleService, tenant_service(VideoScheduleService, Action.CONTENT_READ)
+]
+ScheduleWriter = Annotated[
+    VideoScheduleService, tenant_service(VideoScheduleService, Action.CONTENT_WRITE)
+]
 
 
 def _entry(entry: ScheduledVideo) -> ScheduledVideoResponse:
@@ -50,43 +59,40 @@ def _entry(entry: ScheduledVideo) -> ScheduledVideoResponse:
     summary="Create an AR content",
 )
 @raises(ARContentLimitError)
-def create_ar_content(
-    body: ARContentCreate, ctx: ContentWriter, db: DbSession
-) -> ARContentResponse:
+def create_ar_content(body: ARContentCreate, contents: ContentsWriter) -> ARContentResponse:
     """Counts against the plan's AR content limit."""
-    content = ARContentService(db, ctx).create(body.name, body.description)
+    content = contents.create(body.name, body.description)
     return ARContentResponse.model_validate(content)
 
 
 @router.get(CONTENTS, summary="List AR contents")
 def list_ar_contents(
-    ctx: ContentReader,
-    db: DbSession,
+    contents: ContentsReader,
     page: PageParamsDep,
     name: Annotated[
         str | None, Query(max_length=NAME_MAX_LENGTH, description="Part of the name.")
     ] = None,
 ) -> Page[ARContentResponse]:
     """Paginated, filtered by name."""
-    result = ARContentService(db, ctx).list_contents(page, name)
+    result = contents.list_contents(page, name)
     return Page[ARContentResponse].model_validate(result, from_attributes=True)
 
 
 @router.get(CONTENT, summary="An AR content")
 @raises(NotFoundError)
-def read_ar_content(content_id: ContentId, ctx: ContentReader, db: DbSession) -> ARContentResponse:
+def read_ar_content(content_id: ContentId, contents: ContentsReader) -> ARContentResponse:
     """Its name and description."""
-    return ARContentResponse.model_validate(ARContentService(db, ctx).get(content_id))
+    return ARContentResponse.model_validate(contents.get(content_id))
 
 
 @router.patch(CONTENT, summary="Rename or describe an AR content")
 @raises(NotFoundError)
 def update_ar_content(
-    content_id: ContentId, body: ARContentUpdate, ctx: ContentWriter, db: DbSession
+    content_id: ContentId, body: ARContentUpdate, contents: ContentsWriter
 ) -> ARContentResponse:
     """Changes the fields sent; omitted fields stay as they are."""
     changes = body.model_dump(exclude_unset=True)
-    return ARContentResponse.model_validate(ARContentService(db, ctx).update(content_id, changes))
+    return ARContentResponse.model_validate(contents.update(content_id, changes))
 
 
 @router.delete(
@@ -95,9 +101,9 @@ def update_ar_content(
     summary="Delete an AR content",
 )
 @raises(NotFoundError)
-def delete_ar_content(content_id: ContentId, ctx: ContentWriter, db: DbSession) -> None:
+def delete_ar_content(content_id: ContentId, contents: ContentsWriter) -> None:
     """Soft delete: from now on the content answers 404."""
-    ARContentService(db, ctx).delete(content_id)
+    contents.delete(content_id)
 
 
 @router.get(
@@ -107,9 +113,9 @@ def delete_ar_content(content_id: ContentId, ctx: ContentWriter, db: DbSession) 
 )
 @raises(NotFoundError)
 def list_schedule(
-    content_id: ContentId, ctx: ContentReader, db: DbSession, page: PageParamsDep
+    content_id: ContentId, schedule: ScheduleReader, page: PageParamsDep
 ) -> Page[ScheduledVideoResponse]:
-    result = VideoScheduleService(db, ctx).list_entries(content_id, page)
+    result = schedule.list_entries(content_id, page)
     return Page[ScheduledVideoResponse].model_validate(result, from_attributes=True)
 
 
@@ -122,18 +128,18 @@ def list_schedule(
 )
 @raises(NotFoundError, ScheduleFullError, ScheduleOverlapError, ScheduleWindowError)
 def attach_video(
-    content_id: ContentId, body: ScheduleWrite, ctx: ContentWriter, db: DbSession
+    content_id: ContentId, body: ScheduleWrite, schedule: ScheduleWriter
 ) -> ScheduledVideoResponse:
-    return _entry(VideoScheduleService(db, ctx).attach(content_id, body))
+    return _entry(schedule.attach(content_id, body))
 
 
 @router.get(ENTRY, summary="A scheduled video")
 @raises(NotFoundError)
 def read_schedule_entry(
-    content_id: ContentId, entry_id: EntryId, ctx: ContentReader, db: DbSession
+    content_id: ContentId, entry_id: EntryId, schedule: ScheduleReader
 ) -> ScheduledVideoResponse:
     """The video, its window (with the zone it was given in) and its priority."""
-    return _entry(VideoScheduleService(db, ctx).get_entry(content_id, entry_id))
+    return _entry(schedule.get_entry(content_id, entry_id))
 
 
 @router.put(ENTRY, summary="Change a scheduled video's window, video or priority")
@@ -142,11 +148,10 @@ def replace_schedule_entry(
     content_id: ContentId,
     entry_id: EntryId,
     body: ScheduleWrite,
-    ctx: ContentWriter,
-    db: DbSession,
+    schedule: ScheduleWriter,
 ) -> ScheduledVideoResponse:
     """Replaces the window, video and priority at once; checked for overlaps like a new entry."""
-    return _entry(VideoScheduleService(db, ctx).replace(content_id, entry_id, body))
+    return _entry(schedule.replace(content_id, entry_id, body))
 
 
 @router.delete(
@@ -155,11 +160,9 @@ def replace_schedule_entry(
     summary="Detach a scheduled video",
 )
 @raises(NotFoundError)
-def detach_video(
-    content_id: ContentId, entry_id: EntryId, ctx: ContentWriter, db: DbSession
-) -> None:
+def detach_video(content_id: ContentId, entry_id: EntryId, schedule: ScheduleWriter) -> None:
     """The video stays; it only stops being scheduled here."""
-    VideoScheduleService(db, ctx).detach(content_id, entry_id)
+    schedule.detach(content_id, entry_id)
 
 
 @router.get(
@@ -170,14 +173,13 @@ def detach_video(
 @raises(NotFoundError)
 def read_active_video(
     content_id: ContentId,
-    ctx: ContentReader,
-    db: DbSession,
+    schedule: ScheduleReader,
     at: Annotated[
         AwareDatetime | None,
         Query(description="An instant with its offset, e.g. `2026-12-24T18:00:00+03:00`."),
     ] = None,
 ) -> ActiveVideoResponse:
-    result = VideoScheduleService(db, ctx).active(content_id, at or utcnow())
+    result = schedule.active(content_id, at or utcnow())
     return ActiveVideoResponse(
         at=result.at,
         scheduled=_entry(result.entry) if result.entry else None,

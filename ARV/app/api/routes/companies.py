@@ -11,12 +11,14 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import AwareDatetime
 
 from app.api.deps import (
+    AuditServiceDep,
+    CompanyServiceDep,
     CurrentUser,
     DbSession,
     PageParamsDep,
     RequestMetaDep,
-    SettingsDep,
     company_context,
+    tenant_service,
 )
 from app.api.openapi import raises
 from app.api.routes.tenant_common import TENANT
@@ -49,11 +51,17 @@ from app.schemas.company import (
     RoleChange,
 )
 from app.services import membership_service
-from app.services.audit_service import AuditService
-from app.services.company_service import CompanyService
 from app.services.context import CompanyContext
 from app.services.membership_service import MembershipService
 from app.services.plans import limits_for
+
+MembersReader = Annotated[MembershipService, tenant_service(MembershipService, Action.MEMBER_READ)]
+MembersManager = Annotated[
+    MembershipService, tenant_service(MembershipService, Action.MEMBER_MANAGE)
+]
+Inviter = Annotated[MembershipService, tenant_service(MembershipService, Action.MEMBER_INVITE)]
+# Leaving needs no more than being a member.
+MembersSelf = Annotated[MembershipService, tenant_service(MembershipService, Action.COMPANY_READ)]
 
 router = APIRouter(tags=["companies"])
 MemberId = Annotated[uuid.UUID, Path(description="The member's user id.")]
@@ -79,19 +87,19 @@ def detail(company: Company, role: Role) -> CompanyDetail:
 
 @router.post("/companies", status_code=status.HTTP_201_CREATED, summary="Create a company")
 def create_company(
-    body: CompanyCreate, user: CurrentUser, db: DbSession, meta: RequestMetaDep
+    body: CompanyCreate, user: CurrentUser, companies: CompanyServiceDep
 ) -> CompanyDetail:
     """You become its owner. It starts on the free plan."""
-    company = CompanyService(db, meta).create(user, body.name, body.settings)
+    company = companies.create(user, body.name, body.settings)
     return detail(company, Role.OWNER)
 
 
 @router.get("/companies", summary="Companies you belong to")
 def list_companies(
-    user: CurrentUser, db: DbSession, meta: RequestMetaDep, page: PageParamsDep
+    user: CurrentUser, companies: CompanyServiceDep, page: PageParamsDep
 ) -> Page[CompanyResponse]:
     """The companies you are a member of, by name."""
-    result = CompanyService(db, meta).list_for_user(user, page)
+    result = companies.list_for_user(user, page)
     return Page[CompanyResponse].model_validate(result, from_attributes=True)
 
 
@@ -107,32 +115,31 @@ def read_company(
 def update_company(
     body: CompanyUpdate,
     ctx: Annotated[CompanyContext, company_context(Action.COMPANY_UPDATE)],
-    db: DbSession,
+    companies: CompanyServiceDep,
 ) -> CompanyDetail:
     """Takes `name` and/or `settings`; `settings`, when given, replaces the stored settings.
     Recorded in the audit log."""
-    company = CompanyService(db, ctx.meta).update(ctx, body.name, body.settings)
+    company = companies.update(ctx, body.name, body.settings)
     return detail(company, ctx.role)
 
 
 @router.delete(TENANT, status_code=status.HTTP_204_NO_CONTENT, summary="Delete (soft)")
 def delete_company(
-    ctx: Annotated[CompanyContext, company_context(Action.COMPANY_DELETE)], db: DbSession
+    ctx: Annotated[CompanyContext, company_context(Action.COMPANY_DELETE)],
+    companies: CompanyServiceDep,
 ) -> None:
     """Soft delete: from now on the company answers 404 to everybody. Owners only."""
-    CompanyService(db, ctx.meta).delete(ctx)
+    companies.delete(ctx)
 
 
 @router.get(f"{TENANT}/members", summary="Members and their roles")
 def list_members(
-    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_READ)],
-    db: DbSession,
-    settings: SettingsDep,
+    members: MembersReader,
     page: PageParamsDep,
     role: Annotated[Role | None, Query(description="Only members with this role.")] = None,
 ) -> Page[MemberResponse]:
     """Paginated, by email."""
-    result = MembershipService(db, ctx, settings).list_members(page, role)
+    result = members.list_members(page, role)
     return Page[MemberResponse].model_validate(result, from_attributes=True)
 
 
@@ -141,12 +148,10 @@ def list_members(
 def change_member_role(
     user_id: MemberId,
     body: RoleChange,
-    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_MANAGE)],
-    db: DbSession,
-    settings: SettingsDep,
+    members: MembersManager,
 ) -> MemberResponse:
     """Only an owner may make or change owners, and the last owner cannot step down."""
-    membership = MembershipService(db, ctx, settings).change_role(user_id, body.role)
+    membership = members.change_role(user_id, body.role)
     return MemberResponse.model_validate(membership)
 
 
@@ -158,13 +163,11 @@ def change_member_role(
 @raises(NotFoundError, PermissionDeniedError, SelfRemovalError, LastOwnerError)
 def remove_member(
     user_id: MemberId,
-    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_MANAGE)],
-    db: DbSession,
-    settings: SettingsDep,
+    members: MembersManager,
 ) -> None:
     """Only an owner may remove an owner; the last owner cannot be removed. Remove yourself with
     `leave`."""
-    MembershipService(db, ctx, settings).remove(user_id)
+    members.remove(user_id)
 
 
 @router.post(
@@ -174,12 +177,10 @@ def remove_member(
 )
 @raises(LastOwnerError)
 def leave_company(
-    ctx: Annotated[CompanyContext, company_context(Action.COMPANY_READ)],
-    db: DbSession,
-    settings: SettingsDep,
+    members: MembersSelf,
 ) -> None:
     """Ends your membership; the last owner must appoint another first."""
-    MembershipService(db, ctx, settings).leave()
+    members.leave()
 
 
 @router.post(
@@ -196,26 +197,22 @@ def leave_company(
 )
 def create_invitation(
     body: InvitationCreate,
-    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_INVITE)],
-    db: DbSession,
-    settings: SettingsDep,
+    members: Inviter,
 ) -> InvitationResponse:
     """Emails a link valid for INVITATION_TTL_DAYS. An open invitation holds a seat of the plan's
     member limit. Needs a confirmed email address."""
-    invitation = MembershipService(db, ctx, settings).invite(body.email, body.role)
+    invitation = members.invite(body.email, body.role)
     return InvitationResponse.model_validate(invitation)
 
 
 @router.get(f"{TENANT}/invitations", summary="Invitations")
 def list_invitations(
-    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_INVITE)],
-    db: DbSession,
-    settings: SettingsDep,
+    members: Inviter,
     page: PageParamsDep,
     include_closed: Annotated[bool, Query(description="Also accepted and revoked ones.")] = False,
 ) -> Page[InvitationResponse]:
     """Open invitations, newest first; `include_closed` adds accepted and revoked ones."""
-    result = MembershipService(db, ctx, settings).list_invitations(page, include_closed)
+    result = members.list_invitations(page, include_closed)
     return Page[InvitationResponse].model_validate(result, from_attributes=True)
 
 
@@ -227,12 +224,10 @@ def list_invitations(
 @raises(NotFoundError, InvitationClosedError, PermissionDeniedError)
 def revoke_invitation(
     invitation_id: InvitationId,
-    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_INVITE)],
-    db: DbSession,
-    settings: SettingsDep,
+    members: Inviter,
 ) -> None:
     """Its link stops working at once."""
-    MembershipService(db, ctx, settings).revoke_invitation(invitation_id)
+    members.revoke_invitation(invitation_id)
 
 
 @router.post(
@@ -242,12 +237,10 @@ def revoke_invitation(
 @raises(EmailNotVerifiedError, NotFoundError, InvitationClosedError, PermissionDeniedError)
 def resend_invitation(
     invitation_id: InvitationId,
-    ctx: Annotated[CompanyContext, company_context(Action.MEMBER_INVITE)],
-    db: DbSession,
-    settings: SettingsDep,
+    members: Inviter,
 ) -> InvitationResponse:
     """The old link stops working and the expiry restarts."""
-    invitation = MembershipService(db, ctx, settings).resend_invitation(invitation_id)
+    invitation = members.resend_invitation(invitation_id)
     return InvitationResponse.model_validate(invitation)
 
 
@@ -268,7 +261,7 @@ def accept_invitation(
 @router.get(f"{TENANT}/audit-logs", summary="Audit log, newest first")
 def list_audit_logs(
     ctx: Annotated[CompanyContext, company_context(Action.AUDIT_READ)],
-    db: DbSession,
+    audit: AuditServiceDep,
     page: PageParamsDep,
     action: Annotated[
         str | None,
@@ -284,7 +277,7 @@ def list_audit_logs(
     until: Annotated[AwareDatetime | None, Query(description="With a time zone.")] = None,
 ) -> Page[AuditLogResponse]:
     """Who changed what, filtered by action, actor, entity type and time."""
-    result = AuditService(db).list_for_company(
+    result = audit.list_for_company(
         ctx.company_id,
         page,
         action=action,

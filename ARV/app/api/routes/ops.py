@@ -3,11 +3,10 @@
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.api.deps import DbSession, SettingsDep
+from app.api.deps import ReadinessServiceDep
 from app.api.openapi import raises
 from app.core.exceptions import ServiceUnavailableError
 from app.schemas.ops import HealthResponse, ReadinessResponse
-from app.services.readiness_service import ReadinessService
 
 router = APIRouter(tags=["operations"])
 
@@ -23,9 +22,9 @@ async def health(request: Request) -> HealthResponse:
     summary="Readiness: database, Redis (when configured) and storage answer",
 )
 @raises(ServiceUnavailableError)
-def ready(db: DbSession, settings: SettingsDep) -> ReadinessResponse:
+def ready(readiness: ReadinessServiceDep) -> ReadinessResponse:
     """Answers 200 when every dependency answers, else 503 with each check's result in `details`."""
-    checks = ReadinessService(db, settings).check()
+    checks = readiness.check()
     failing = sorted(name for name, status in checks.items() if not status.ok)
     if failing:
         raise ServiceUnavailableError(

@@ -22,9 +22,10 @@ from app.api.deps import (
     SessionFactoryDep,
     SettingsDep,
     StorageDep,
+    tenant_service,
 )
 from app.api.openapi import BINARY_BODY, raises
-from app.api.routes.tenant_common import TENANT, ContentReader, ContentWriter
+from app.api.routes.tenant_common import TENANT, ContentWriter
 from app.core.database import session_scope
 from app.core.exceptions import (
     ContentLengthMismatchError,
@@ -43,6 +44,7 @@ from app.core.exceptions import (
     UploadPartsMissingError,
     UploadSizeMismatchError,
 )
+from app.core.permissions import Action
 from app.core.storage import UploadedPart
 from app.models.storage import FileStatus
 from app.schemas.common import Page
@@ -65,6 +67,8 @@ router = APIRouter(tags=["storage"])
 FILES = f"{TENANT}/storage/files"
 UPLOADS = f"{TENANT}/storage/uploads"
 FileId = Annotated[uuid.UUID, Path(description="The file's id.")]
+FileReader = Annotated[FileService, tenant_service(FileService, Action.CONTENT_READ)]
+FileWriter = Annotated[FileService, tenant_service(FileService, Action.CONTENT_WRITE)]
 UploadId = Annotated[uuid.UUID, Path(description="The id of the file being uploaded.")]
 # Every refusal of a new upload, before or after its bytes arrive.
 UPLOAD_ERRORS = (QuotaExceededError, FileTooLargeError, UnsupportedMediaTypeError)
@@ -104,6 +108,7 @@ async def upload_file(
     # worker thread: a database round trip must not block the event loop).
     await to_thread.run_sync(_release_connection, db)
 
+    # Not the request's session (released above): each step of the upload opens its own.
     @contextmanager
     def file_service() -> Iterator[FileService]:
         with session_scope(sessions) as session:
@@ -122,10 +127,7 @@ def _release_connection(db: Session) -> None:
 
 @router.get(FILES, summary="List files")
 def list_files(
-    ctx: ContentReader,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    files: FileReader,
     page: PageParamsDep,
     file_status: Annotated[
         FileStatus | None, Query(alias="status", description="Only files in this state.")
@@ -146,7 +148,7 @@ def list_files(
 ) -> Page[StoredFileResponse]:
     """Paginated, newest first, filtered by status, type, name and upload time."""
     filters = FileFilters(file_status, content_type, filename, created_since, created_until)
-    result = FileService(db, ctx, storage, settings).list_files(page, filters)
+    result = files.list_files(page, filters)
     return Page[StoredFileResponse].model_validate(result, from_attributes=True)
 
 
@@ -154,13 +156,10 @@ def list_files(
 @raises(NotFoundError)
 def read_file(
     file_id: FileId,
-    ctx: ContentReader,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    files: FileReader,
 ) -> StoredFileResponse:
     """Its status, type, size and checksum."""
-    return StoredFileResponse.model_validate(FileService(db, ctx, storage, settings).get(file_id))
+    return StoredFileResponse.model_validate(files.get(file_id))
 
 
 @router.get(
@@ -171,13 +170,9 @@ def read_file(
 @raises(NotFoundError, UploadIncompleteError)
 def download_link(
     file_id: FileId,
-    ctx: ContentReader,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    files: FileReader,
 ) -> DownloadLink:
-    service = FileService(db, ctx, storage, settings)
-    url, expires_at = service.download_url(service.get(file_id))
+    url, expires_at = files.download_url(files.get(file_id))
     return DownloadLink(url=url, expires_at=expires_at)
 
 
@@ -190,21 +185,18 @@ def download_link(
 @raises(NotFoundError, UploadIncompleteError, FileInUseError)
 def delete_file(
     file_id: FileId,
-    ctx: ContentWriter,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    files: FileWriter,
 ) -> None:
-    FileService(db, ctx, storage, settings).delete(file_id)
+    files.delete(file_id)
 
 
 @router.get(f"{TENANT}/storage/usage", summary="Storage used and allowed")
 def read_usage(
-    ctx: ContentReader, db: DbSession, storage: StorageDep, settings: SettingsDep
+    files: FileReader,
 ) -> StorageUsageResponse:
     """Bytes in files, reserved by uploads in progress and derived by processing (renditions,
     stills), against the plan's quota."""
-    usage = FileService(db, ctx, storage, settings).usage()
+    usage = files.usage()
     return StorageUsageResponse(
         used_bytes=usage.used_bytes,
         reserved_bytes=usage.reserved_bytes,
@@ -228,14 +220,9 @@ def read_usage(
 @raises(QuotaExceededError, FileTooLargeError)
 def start_direct_upload(
     body: DirectUploadCreate,
-    ctx: ContentWriter,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    files: FileWriter,
 ) -> DirectUploadResponse:
-    upload = FileService(db, ctx, storage, settings).initiate_direct_upload(
-        body.filename, body.size_bytes, body.content_type
-    )
+    upload = files.initiate_direct_upload(body.filename, body.size_bytes, body.content_type)
     return DirectUploadResponse.model_validate(upload, from_attributes=True)
 
 
@@ -244,14 +231,11 @@ def start_direct_upload(
 def part_urls(
     file_id: UploadId,
     body: PartUrlsRequest,
-    ctx: ContentWriter,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    files: FileWriter,
 ) -> list[PartUrlResponse]:
     """One presigned (S3) or signed (local) URL per part number; PUT the part's bytes to it and
     keep the answered ETag."""
-    urls = FileService(db, ctx, storage, settings).part_urls(file_id, body.part_numbers)
+    urls = files.part_urls(file_id, body.part_numbers)
     return [PartUrlResponse.model_validate(url, from_attributes=True) for url in urls]
 
 
@@ -262,13 +246,10 @@ def part_urls(
 @raises(*DIRECT_UPLOAD_ERRORS, UploadLostError)
 def received_parts(
     file_id: UploadId,
-    ctx: ContentWriter,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    files: FileWriter,
 ) -> list[UploadedPartResponse]:
     """The parts storage holds, with their ETags and sizes; send only the rest."""
-    parts = FileService(db, ctx, storage, settings).received_parts(file_id)
+    parts = files.received_parts(file_id)
     return [UploadedPartResponse.model_validate(part, from_attributes=True) for part in parts]
 
 
@@ -288,17 +269,14 @@ def received_parts(
 def complete_direct_upload(
     file_id: UploadId,
     body: DirectUploadComplete,
-    ctx: ContentWriter,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    files: FileWriter,
 ) -> StoredFileResponse:
     parts = (
         [UploadedPart(part.part_number, part.etag, 0) for part in body.parts]
         if body.parts
         else None
     )
-    stored = FileService(db, ctx, storage, settings).complete_direct_upload(file_id, parts)
+    stored = files.complete_direct_upload(file_id, parts)
     return StoredFileResponse.model_validate(stored)
 
 
@@ -310,10 +288,7 @@ def complete_direct_upload(
 @raises(*DIRECT_UPLOAD_ERRORS)
 def abort_direct_upload(
     file_id: UploadId,
-    ctx: ContentWriter,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    files: FileWriter,
 ) -> None:
     """Frees the reserved quota and drops the parts received."""
-    FileService(db, ctx, storage, settings).abort_direct_upload(file_id)
+    files.abort_direct_upload(file_id)

@@ -2,11 +2,10 @@
 
 from fastapi import APIRouter, status
 
-from app.api.deps import AuthServiceDep, CurrentPrincipal, CurrentUser, DbSession
+from app.api.deps import AuthServiceDep, CurrentPrincipal, CurrentUser, UserServiceDep
 from app.api.openapi import raises
 from app.core.exceptions import CurrentPasswordIncorrectError, PasswordRejectedError
 from app.schemas.user import PasswordChange, UserResponse, UserUpdate
-from app.services.user_service import UserService
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -18,9 +17,9 @@ def read_me(user: CurrentUser) -> UserResponse:
 
 
 @router.patch("/me", summary="Update your profile")
-def update_me(body: UserUpdate, user: CurrentUser, db: DbSession) -> UserResponse:
+def update_me(body: UserUpdate, user: CurrentUser, users: UserServiceDep) -> UserResponse:
     """Changes your name and the language of your emails; omitted fields stay as they are."""
-    user = UserService(db).update_profile(user, body.full_name, body.language)
+    user = users.update_profile(user, body.full_name, body.language)
     return UserResponse.model_validate(user)
 
 

@@ -8,9 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from app.api.deps import DbSession, PageParamsDep, SettingsDep, StorageDep
+from app.api.deps import PageParamsDep, tenant_service
 from app.api.openapi import raises
-from app.api.routes.tenant_common import TENANT, ContentReader, ContentWriter
+from app.api.routes.tenant_common import TENANT
 from app.core.exceptions import (
     FeatureNotInPlanError,
     NotAVideoError,
@@ -23,6 +23,7 @@ from app.core.exceptions import (
     VideoBusyError,
     VideoNotReadyError,
 )
+from app.core.permissions import Action
 from app.models.video import VideoStatus
 from app.schemas.common import Page
 from app.schemas.video import (
@@ -45,6 +46,9 @@ VIDEOS = f"{TENANT}/videos"
 VIDEO = f"{VIDEOS}/{{video_id}}"
 FIRST_STATS_DAY, LAST_STATS_DAY = date(2000, 1, 1), date(2999, 12, 31)
 VideoId = Annotated[uuid.UUID, Path(description="The video's id.")]
+VideoReader = Annotated[VideoService, tenant_service(VideoService, Action.CONTENT_READ)]
+VideoWriter = Annotated[VideoService, tenant_service(VideoService, Action.CONTENT_WRITE)]
+StatsReader = Annotated[VideoStatsService, tenant_service(VideoStatsService, Action.CONTENT_READ)]
 
 
 def _detail(result: VideoDetail) -> VideoDetailResponse:
@@ -72,18 +76,13 @@ def _detail(result: VideoDetail) -> VideoDetailResponse:
     description="Queues processing at once; follow it with GET on the video.",
 )
 @raises(NotFoundError, UploadIncompleteError, NotAVideoError)
-def create_video(
-    body: VideoCreate, ctx: ContentWriter, db: DbSession, storage: StorageDep, settings: SettingsDep
-) -> VideoDetailResponse:
-    return _detail(VideoService(db, ctx, storage, settings).create(body.file_id, body.title))
+def create_video(body: VideoCreate, videos: VideoWriter) -> VideoDetailResponse:
+    return _detail(videos.create(body.file_id, body.title))
 
 
 @router.get(VIDEOS, summary="List videos")
 def list_videos(
-    ctx: ContentReader,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    videos: VideoReader,
     page: PageParamsDep,
     video_status: Annotated[
         VideoStatus | None, Query(alias="status", description="Only videos in this state.")
@@ -93,7 +92,7 @@ def list_videos(
     ] = None,
 ) -> Page[VideoResponse]:
     """Paginated, newest first, filtered by status and title."""
-    result = VideoService(db, ctx, storage, settings).list_videos(page, video_status, title)
+    result = videos.list_videos(page, video_status, title)
     return Page[VideoResponse].model_validate(result, from_attributes=True)
 
 
@@ -101,13 +100,10 @@ def list_videos(
 @raises(NotFoundError)
 def read_video(
     video_id: VideoId,
-    ctx: ContentReader,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    videos: VideoReader,
 ) -> VideoDetailResponse:
     """Per rendition: status, progress and ETA; the job's place in the media queue."""
-    return _detail(VideoService(db, ctx, storage, settings).detail(video_id))
+    return _detail(videos.detail(video_id))
 
 
 @router.patch(VIDEO, summary="Rename a video")
@@ -115,13 +111,10 @@ def read_video(
 def update_video(
     video_id: VideoId,
     body: VideoUpdate,
-    ctx: ContentWriter,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    videos: VideoWriter,
 ) -> VideoDetailResponse:
     """Changes the title only."""
-    return _detail(VideoService(db, ctx, storage, settings).rename(video_id, body.title))
+    return _detail(videos.rename(video_id, body.title))
 
 
 @router.delete(
@@ -133,25 +126,19 @@ def update_video(
 @raises(NotFoundError)
 def delete_video(
     video_id: VideoId,
-    ctx: ContentWriter,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    videos: VideoWriter,
 ) -> None:
-    VideoService(db, ctx, storage, settings).delete(video_id)
+    videos.delete(video_id)
 
 
 @router.post(f"{VIDEO}/cancel", summary="Cancel processing")
 @raises(NotFoundError, NothingToCancelError)
 def cancel_video(
     video_id: VideoId,
-    ctx: ContentWriter,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    videos: VideoWriter,
 ) -> VideoDetailResponse:
     """Stops the queued or running job (a running one within a second or two)."""
-    return _detail(VideoService(db, ctx, storage, settings).cancel(video_id))
+    return _detail(videos.cancel(video_id))
 
 
 @router.post(
@@ -161,14 +148,11 @@ def cancel_video(
 @raises(NotFoundError, VideoBusyError)
 def reprocess_video(
     video_id: VideoId,
-    ctx: ContentWriter,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    videos: VideoWriter,
 ) -> VideoDetailResponse:
     """Builds every output again from the original file; the current outputs stay on the air until
     the new ones replace them."""
-    return _detail(VideoService(db, ctx, storage, settings).reprocess(video_id))
+    return _detail(videos.reprocess(video_id))
 
 
 @router.post(
@@ -179,13 +163,10 @@ def reprocess_video(
 def reencode_rendition(
     video_id: VideoId,
     rendition: Annotated[str, Path(pattern=r"^[0-9]{2,4}p$", description="E.g. `720p`.")],
-    ctx: ContentWriter,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    videos: VideoWriter,
 ) -> VideoDetailResponse:
     """Encodes one rendition of the ladder again, e.g. after a failure."""
-    return _detail(VideoService(db, ctx, storage, settings).reencode(video_id, rendition))
+    return _detail(videos.reencode(video_id, rendition))
 
 
 @router.put(
@@ -197,13 +178,9 @@ def reencode_rendition(
 def set_poster(
     video_id: VideoId,
     body: PosterTime,
-    ctx: ContentWriter,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    videos: VideoWriter,
 ) -> VideoDetailResponse:
-    service = VideoService(db, ctx, storage, settings)
-    return _detail(service.set_poster_time(video_id, body.at_seconds))
+    return _detail(videos.set_poster_time(video_id, body.at_seconds))
 
 
 @router.get(
@@ -213,14 +190,11 @@ def set_poster(
 @raises(NotFoundError)
 def media_links(
     video_id: VideoId,
-    ctx: ContentReader,
-    db: DbSession,
-    storage: StorageDep,
-    settings: SettingsDep,
+    videos: VideoReader,
 ) -> MediaLinks:
     """Signed URLs of the MP4 renditions, the HLS master playlist, the poster, thumbnails and
     storyboard, valid for a short time."""
-    links = VideoService(db, ctx, storage, settings).media_links(video_id)
+    links = videos.media_links(video_id)
     return MediaLinks.model_validate(links, from_attributes=True)
 
 
@@ -233,8 +207,7 @@ def media_links(
 @raises(NotFoundError, FeatureNotInPlanError, StatsRangeError)
 def read_stats(
     video_id: VideoId,
-    ctx: ContentReader,
-    db: DbSession,
+    stats: StatsReader,
     start: Annotated[
         date | None,
         Query(
@@ -254,5 +227,5 @@ def read_stats(
         ),
     ] = None,
 ) -> VideoStatsResponse:
-    stats = VideoStatsService(db, ctx).daily(video_id, start, end)
-    return VideoStatsResponse.model_validate(stats, from_attributes=True)
+    daily = stats.daily(video_id, start, end)
+    return VideoStatsResponse.model_validate(daily, from_attributes=True)
