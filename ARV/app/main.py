@@ -59,7 +59,7 @@ OPENAPI_TAGS = [
     {
         "name": "admin",
         "description": "Platform administration, for platform superusers only: a company's "
-        "plan. Every change is recorded in that company's audit log.",
+        "plan (recorded in that company's audit log) and the outbox's dead letters.",
     },
 ]
 

@@ -26,6 +26,7 @@ from app.services.auth_service import AuthService, live_session_user
 from app.services.company_service import CompanyService, resolve_company_context
 from app.services.context import CompanyContext, RequestMeta
 from app.services.login_throttle import LoginThrottle
+from app.services.media_delivery import MediaDelivery
 from app.services.pagination import PageParams
 from app.services.readiness_service import ReadinessService
 from app.services.tenant import TenantService
@@ -128,11 +129,16 @@ def get_readiness_service(db: DbSession, settings: SettingsDep) -> ReadinessServ
     return ReadinessService(db, settings)
 
 
+def get_media_delivery(storage: StorageDep, settings: SettingsDep) -> MediaDelivery:
+    return MediaDelivery(storage, settings)
+
+
 CompanyServiceDep = Annotated[CompanyService, Depends(get_company_service)]
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
 AdminServiceDep = Annotated[AdminService, Depends(get_admin_service)]
 ReadinessServiceDep = Annotated[ReadinessService, Depends(get_readiness_service)]
+MediaDeliveryDep = Annotated[MediaDelivery, Depends(get_media_delivery)]
 
 bearer_token = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/login/form",

@@ -8,7 +8,7 @@ from app.background_tasks.names import (
     STORAGE_PURGE_ABANDONED_UPLOADS,
     STORAGE_PURGE_FILE,
 )
-from app.core.database import session_scope
+from app.core.database import get_session_factory, session_scope
 from app.core.storage import StorageError, get_storage
 from app.services import storage_upkeep
 from app.utils.clock import utcnow
@@ -34,5 +34,4 @@ def purge_file(file_id: str) -> bool:
 
 @celery_app.task(name=STORAGE_PURGE_ABANDONED_UPLOADS)
 def purge_abandoned_uploads() -> int:
-    with session_scope() as db:
-        return storage_upkeep.purge_abandoned_uploads(db, get_storage(), utcnow())
+    return storage_upkeep.purge_abandoned_uploads(get_session_factory(), get_storage(), utcnow())

@@ -1,6 +1,7 @@
-"""Domain events published to Redis for live delivery (WebSocket fan-out subscribes to
-`arv:companies:{company_id}:events`). Publishing is best-effort and happens after commit:
-the database stays the source of truth, an event only says "look again"."""
+"""Domain events published to Redis on `arv:companies:{company_id}:events`, for the live
+delivery the notifications work will add (nothing subscribes yet). Publishing is best-effort
+and happens after commit: the database stays the source of truth, an event only says "look
+again"."""
 
 import json
 import logging

@@ -9,17 +9,19 @@ Modelled on Polar's `get_readable_statement(auth_subject)`.
 """
 
 import uuid
+from collections.abc import Callable
 from typing import Any, Self, TypeVar
 
 from sqlalchemy import Select, false, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
+from app.core.database import session_scope
 from app.core.exceptions import NotFoundError
 from app.core.storage import StorageProvider
 from app.models.base import PubliclyReadable, SoftDeletable, TenantOwned
 from app.services.audit_service import AuditService
-from app.services.context import Actor, CompanyContext, PublicActor
+from app.services.context import Actor, CompanyContext, PublicActor, SystemActor
 
 Owned = TypeVar("Owned", bound=TenantOwned)
 
@@ -87,6 +89,35 @@ class ScopedService:
             company_id=actor.company_id,
             changes=changes,
         )
+
+
+def system_scope(
+    db: Session, model: type[Owned], row_id: uuid.UUID, task: str
+) -> ScopedService | None:
+    """The system actor for work a task does on one row, in the company that row names
+    (the one read that precedes a scope: the row is how the task learns its company);
+    None if the row is gone."""
+    mapped: Any = model
+    company_id = db.scalar(select(mapped.company_id).where(mapped.id == row_id))
+    return None if company_id is None else ScopedService(db, SystemActor(company_id, task=task))
+
+
+def for_each_company(
+    sessions: sessionmaker[Session],
+    companies: Select[uuid.UUID],
+    task: str,
+    work: Callable[[ScopedService], int],
+) -> int:
+    """Run `work` for each company `companies` selects, each in its own unit of work as
+    the system actor of that company, so a sweep never acts across companies at once.
+    Returns the sum of what `work` returns."""
+    with session_scope(sessions) as db:
+        company_ids = list(db.scalars(companies.distinct()))
+    done = 0
+    for company_id in company_ids:
+        with session_scope(sessions) as db:
+            done += work(ScopedService(db, SystemActor(company_id, task=task)))
+    return done
 
 
 class TenantService(ScopedService):

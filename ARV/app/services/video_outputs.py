@@ -20,7 +20,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.background_tasks.names import VIDEO_PURGE_SUPERSEDED
-from app.core.database import session_scope
 from app.core.storage import StorageProvider
 from app.models.video import (
     PLAYING_STATUSES,
@@ -29,9 +28,8 @@ from app.models.video import (
     VideoOutputPurge,
     VideoRendition,
 )
-from app.services.context import SystemActor
 from app.services.object_keys import job_output_prefix
-from app.services.tenant import ScopedService
+from app.services.tenant import ScopedService, for_each_company
 
 
 def rendition_keys(rendition: VideoRendition) -> list[str]:
@@ -140,18 +138,13 @@ def purge_due(
     """Delete what is due from storage, then forget it, one company per unit of work (as
     the system actor); returns how many entries went. Deleting is idempotent: a storage
     failure rolls that company's batch back for the next run."""
-    with session_scope(sessions) as db:
-        companies = db.scalars(
-            select(VideoOutputPurge.company_id)
-            .where(VideoOutputPurge.purge_after <= now)
-            .distinct()
-        ).all()
-    purged = 0
-    for company_id in companies:
-        with session_scope(sessions) as db:
-            scope = ScopedService(db, SystemActor(company_id, task=VIDEO_PURGE_SUPERSEDED))
-            purged += _purge_company_due(scope, storage, now, limit)
-    return purged
+    due = select(VideoOutputPurge.company_id).where(VideoOutputPurge.purge_after <= now)
+    return for_each_company(
+        sessions,
+        due,
+        VIDEO_PURGE_SUPERSEDED,
+        lambda scope: _purge_company_due(scope, storage, now, limit),
+    )
 
 
 def _purge_company_due(

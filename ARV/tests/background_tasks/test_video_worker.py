@@ -38,6 +38,7 @@ from tests.support.media import make_clip
 from tests.support.processes import (
     celery_worker_command,
     child_pids,
+    is_running,
     project_env,
     running,
     wait_until,
@@ -147,15 +148,6 @@ def ffmpeg_descendants(pid: int) -> list[int]:
             found.append(child)
         found += ffmpeg_descendants(child)
     return found
-
-
-def is_running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan's zombie may wait for a reaper that never comes)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
 
 
 def ladder_encoding(video_id: uuid.UUID) -> bool:

@@ -93,6 +93,15 @@ def uvicorn_command(port: int) -> list[str]:
     ]
 
 
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie may wait for a reaper that never comes)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
 def child_pids(pid: int) -> list[int]:
     """Direct children of `pid`, from /proc (Linux)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()

@@ -53,7 +53,7 @@ from tests.support.media import (
     make_hls_playlist_pointing_at,
     make_text_file,
 )
-from tests.support.processes import child_pids, project_env, wait_until
+from tests.support.processes import child_pids, is_running, project_env, wait_until
 
 CONFIG = FfmpegConfig()
 
@@ -560,15 +560,6 @@ def start_background_run(stop: threading.Event) -> BackgroundRun:
     wait_until(lambda: bool(reports), 20, "ffmpeg to report progress")
     [pid] = ffmpeg_children()
     return BackgroundRun(pid, thread, errors)
-
-
-def is_running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan's zombie may wait for a reaper that never comes)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
 
 
 def test_ffmpeg_runs_in_a_session_of_its_own() -> None:

@@ -18,10 +18,9 @@ from app.api.delivery import (
     no_such_object,
     signed_query,
 )
-from app.api.deps import SettingsDep, StorageDep
+from app.api.deps import MediaDeliveryDep
 from app.api.openapi import raises
 from app.core.exceptions import LinkExpiredError, LinkInvalidError, NotFoundError
-from app.services.media_delivery import MediaDelivery
 
 router = APIRouter(tags=["media"])
 DOCUMENT = "/media/{key:path}"
@@ -61,13 +60,11 @@ DocumentKey = Annotated[
 def read_document(
     key: DocumentKey,
     request: Request,
-    storage: StorageDep,
-    settings: SettingsDep,
+    delivery: MediaDeliveryDep,
     expires: Expires = None,
     signature: Signature = None,
 ) -> Response:
     signed = signed_query(expires, signature)
-    delivery = MediaDelivery(storage, settings)
     with link_errors():
         delivery.verify(key, signed.expires, signed.signature)
     with no_such_object():
