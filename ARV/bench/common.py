@@ -16,8 +16,8 @@ from app.core.config import get_settings
 from app.core.database import get_engine, session_scope
 from app.core.storage import get_storage
 from app.models import Company, FileStatus, StoredFile
-from app.services.storage_service import file_key
-from app.utils.ffmpeg import FfmpegConfig, MediaInfo, is_standard, probe
+from app.services.object_keys import file_key
+from app.utils.ffmpeg import FfmpegConfig, MediaInfo, is_standard, keyframes_fit_segments, probe
 from bench.environment import BenchEnvironment
 from tests.support.databases import create_database, drop_database, migrate
 from tests.support.media import make_clip
@@ -85,7 +85,12 @@ class Clip:
     def summary(self) -> str:
         info = self.info
         megabits = (info.video_bit_rate or info.bit_rate or 0) / 1e6
-        standard = "standard: copied" if is_standard(info) else "not standard: re-encoded"
+        if not is_standard(info):
+            standard = "not standard: re-encoded"
+        elif keyframes_fit_segments(info):
+            standard = "standard: copied"
+        else:
+            standard = "standard, but its keyframes miss the 4 s segments: re-encoded"
         return (
             f"{info.duration:.0f} s {info.display_width}x{info.display_height} {info.fps:g} fps "
             f"{info.video_codec}/{info.audio_codec or 'no audio'} at {megabits:.1f} Mbit/s "
