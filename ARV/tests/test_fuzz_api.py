@@ -1,9 +1,9 @@
 """The fuzzing gate: schemathesis generates requests for every operation of the OpenAPI
 document and sends them, from two concurrent clients, to a real uvicorn on PostgreSQL and
 Redis, with the optional integrations configured as production has them (Yandex sign-in
-against the fake Yandex, S3 against moto). No answer may be a server error, every answer
-must match the schema the document promises, and its status must be one the document
-lists for that operation.
+against the fake Yandex, S3 against moto, SMTP against aiosmtpd). No answer may be a server
+error, every answer must match the schema the document promises, and its status must be one
+the document lists for that operation.
 
 Requests are made as the owner of a seeded company, with every path id pinned to one of
 its real objects so they reach route bodies rather than 404s, then once more without
@@ -51,6 +51,7 @@ from tests.support.processes import (
     wait_until,
 )
 from tests.support.s3_server import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, s3_client
+from tests.support.smtp_server import SmtpInbox, serving_smtp
 
 pytestmark = pytest.mark.integration
 
@@ -105,11 +106,18 @@ def fake_yandex() -> Iterator[FakeYandex]:
 
 
 @pytest.fixture(scope="module")
+def smtp_server() -> Iterator[SmtpInbox]:
+    with serving_smtp() as inbox:
+        yield inbox
+
+
+@pytest.fixture(scope="module")
 def target(
     fuzz_database: str,
     settings: Settings,
     s3_endpoint: str,
     fake_yandex: FakeYandex,
+    smtp_server: SmtpInbox,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Target]:
     bucket = f"fuzz-{uuid.uuid4().hex}"
@@ -131,6 +139,9 @@ def target(
         YANDEX_AUTHORIZE_URL=f"{fake_yandex.base_url}/authorize",
         YANDEX_TOKEN_URL=f"{fake_yandex.base_url}/token",
         YANDEX_USERINFO_URL=f"{fake_yandex.base_url}/info",
+        SMTP_HOST=smtp_server.host,
+        SMTP_PORT=str(smtp_server.port),
+        SMTP_SECURITY="none",
         # Limits would answer most generated sign-ins 429 before any route code runs.
         AUTH_RATE_LIMIT_PER_IP="1000000",
         VIEWER_RATE_LIMIT_PER_IP="1000000",

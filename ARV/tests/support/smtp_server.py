@@ -4,6 +4,7 @@ refuse the next messages with a reply code, like a greylisting or a rejecting se
 import asyncio
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -67,8 +68,9 @@ class _Handler:
         return "250 2.0.0 Accepted"
 
 
-@pytest.fixture
-def smtp_inbox() -> Iterator[SmtpInbox]:
+@contextmanager
+def serving_smtp() -> Iterator[SmtpInbox]:
+    """An SMTP server on a free loopback port for the block's duration."""
     inbox = SmtpInbox(host="127.0.0.1", port=free_port())
     controller = Controller(_Handler(inbox), hostname=inbox.host, port=inbox.port)
     controller.start()
@@ -76,3 +78,9 @@ def smtp_inbox() -> Iterator[SmtpInbox]:
         yield inbox
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[SmtpInbox]:
+    with serving_smtp() as inbox:
+        yield inbox
