@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, distinct, exists, func, select
+from sqlalchemy import Select, case, delete, distinct, exists, func, select
 from sqlalchemy.orm import Session
 
+from app.background_tasks.names import ANALYTICS_ROLL_UP
 from app.core.config import Settings
 from app.core.database import insert_on_conflict
 from app.core.exceptions import StatsRangeError
@@ -29,9 +30,9 @@ from app.models.video_analytics import (
     VideoStatsBacklog,
 )
 from app.schemas.video_analytics import PlaybackBatch, PlaybackEvent
-from app.services.context import PublicActor
+from app.services.context import PublicActor, SystemActor
 from app.services.plans import Feature, require_feature
-from app.services.tenant import TenantService, readable
+from app.services.tenant import ScopedService, TenantService, readable
 from app.utils.clock import utcnow
 
 MAX_EVENT_AGE = timedelta(days=7)
@@ -141,34 +142,48 @@ def _mark_backlog(
 
 
 def roll_up(db: Session, limit: int = ROLLUP_BATCH) -> int:
-    """Recompute the daily figures of up to `limit` marked (video, day) pairs; returns how
-    many. Marks an ingest still holds are skipped and taken on the next run."""
+    """Recompute the daily figures of up to `limit` marked (video, day) pairs of one
+    company, the one whose mark waited longest, as the system actor of that company;
+    returns how many. Marks an ingest still holds are skipped and taken on a later run."""
+    company_id = db.scalar(
+        select(VideoStatsBacklog.company_id)
+        .order_by(VideoStatsBacklog.touched_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if company_id is None:
+        return 0
+    scope = ScopedService(db, SystemActor(company_id, task=ANALYTICS_ROLL_UP))
     marks = list(
         db.scalars(
-            select(VideoStatsBacklog)
+            scope.scoped(VideoStatsBacklog)
             .order_by(VideoStatsBacklog.touched_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
     )
     for mark in marks:
-        _recompute_day(db, mark.company_id, mark.video_id, mark.day)
+        _recompute_day(scope, company_id, mark.video_id, mark.day)
         db.delete(mark)
     db.flush()
     return len(marks)
 
 
-def _recompute_day(db: Session, company_id: uuid.UUID, video_id: uuid.UUID, day: date) -> None:
+def _recompute_day(
+    scope: ScopedService, company_id: uuid.UUID, video_id: uuid.UUID, day: date
+) -> None:
     def sessions_that(kind: PlaybackEventKind) -> Any:
         return func.count(distinct(case((VideoEvent.kind == kind, VideoEvent.session_id))))
 
-    views, completions, watch_seconds, devices = db.execute(
-        select(
+    views, completions, watch_seconds, devices = scope.db.execute(
+        scope.scoped(VideoEvent)
+        .with_only_columns(
             sessions_that(PlaybackEventKind.PLAY),
             sessions_that(PlaybackEventKind.COMPLETE),
             func.coalesce(func.sum(VideoEvent.watched_seconds), 0.0),
             func.count(distinct(VideoEvent.device_hash)),
-        ).where(VideoEvent.video_id == video_id, VideoEvent.day == day)
+        )
+        .where(VideoEvent.video_id == video_id, VideoEvent.day == day)
     ).one()
     figures = {
         "views": views,
@@ -177,8 +192,8 @@ def _recompute_day(db: Session, company_id: uuid.UUID, video_id: uuid.UUID, day:
         "unique_devices": devices,
         "rolled_up_at": utcnow(),
     }
-    db.execute(
-        insert_on_conflict(db, VideoDailyStats)
+    scope.db.execute(
+        insert_on_conflict(scope.db, VideoDailyStats)
         .values(company_id=company_id, video_id=video_id, day=day, **figures)
         .on_conflict_do_update(
             index_elements=[VideoDailyStats.video_id, VideoDailyStats.day], set_=figures
@@ -186,15 +201,29 @@ def _recompute_day(db: Session, company_id: uuid.UUID, video_id: uuid.UUID, day:
     )
 
 
-def purge_expired_events(db: Session, settings: Settings) -> int:
-    """Drop raw events past retention; their days' figures stay. A day still waiting for
-    its rollup keeps its events until it has been counted."""
-    cutoff = utc_day(utcnow()) - timedelta(days=settings.ANALYTICS_EVENT_RETENTION_DAYS)
+def expired_event_companies(settings: Settings) -> Select[uuid.UUID]:
+    """The companies with raw events past retention (for a sweep, one company at a time)."""
+    return select(VideoEvent.company_id).where(VideoEvent.day < _retention_cutoff(settings))
+
+
+def purge_expired_events(scope: ScopedService, settings: Settings) -> int:
+    """Drop the scope's company's raw events past retention; their days' figures stay. A
+    day still waiting for its rollup keeps its events until it has been counted."""
     waiting = exists().where(
         VideoStatsBacklog.video_id == VideoEvent.video_id, VideoStatsBacklog.day == VideoEvent.day
     )
-    result = db.execute(delete(VideoEvent).where(VideoEvent.day < cutoff, ~waiting))
+    expired = scope.scoped(VideoEvent).where(VideoEvent.day < _retention_cutoff(settings), ~waiting)
+    # The scope's own criteria (never empty: a scope always filters), so the delete
+    # reaches only the company's rows.
+    criteria = expired.whereclause
+    if criteria is None:
+        raise RuntimeError("a scoped statement without criteria")
+    result = scope.db.execute(delete(VideoEvent).where(criteria))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _retention_cutoff(settings: Settings) -> date:
+    return utc_day(utcnow()) - timedelta(days=settings.ANALYTICS_EVENT_RETENTION_DAYS)
 
 
 @dataclass(frozen=True, slots=True)

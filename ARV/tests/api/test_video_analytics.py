@@ -14,6 +14,8 @@ from app.core.config import Settings
 from app.core.permissions import Role
 from app.models import Company, Video, VideoStatus
 from app.models.video_analytics import VideoDailyStats, VideoEvent, VideoStatsBacklog
+from app.services.context import SystemActor
+from app.services.tenant import ScopedService
 from app.services.video_analytics_service import purge_expired_events, roll_up
 from app.utils.clock import utcnow
 from tests.conftest import ClientFactory
@@ -283,6 +285,18 @@ def test_events_fall_on_their_utc_day(client: TestClient, db: Session, video: Vi
     assert figures[today()].views == 1
 
 
+def test_a_roll_up_counts_one_company_at_a_time(
+    client: TestClient, db: Session, settings: Settings, video: Video
+) -> None:
+    other = make_video(db, make_tenant(db, settings, name="Other").company, duration_seconds=30.0)
+    report(client, playback(video))
+    report(client, playback(other))
+    first, second = roll_up(db), roll_up(db)
+    assert (first, second, roll_up(db)) == (1, 1, 0)
+    assert daily(db, video)[today()].views == 1
+    assert daily(db, other)[today()].views == 1
+
+
 # --- stats ----------------------------------------------------------------------------
 
 
@@ -395,6 +409,10 @@ def insert_event(db: Session, video: Video, day: date) -> None:
     db.flush()
 
 
+def system_scope_of(db: Session, video: Video) -> ScopedService:
+    return ScopedService(db, SystemActor(video.company_id, task="analytics.purge_events"))
+
+
 def test_purge_drops_raw_events_past_retention_and_keeps_figures(
     db: Session, settings: Settings, video: Video
 ) -> None:
@@ -405,7 +423,7 @@ def test_purge_drops_raw_events_past_retention_and_keeps_figures(
     db.add(VideoStatsBacklog(company_id=video.company_id, video_id=video.id, day=old))
     db.flush()
     roll_up(db)
-    assert purge_expired_events(db, settings) == 1
+    assert purge_expired_events(system_scope_of(db, video), settings) == 1
     assert stored_events(db, video) == 1
     assert daily(db, video)[old].views == 1
 
@@ -417,9 +435,9 @@ def test_purge_waits_for_a_day_not_yet_counted(
     insert_event(db, video, old)
     db.add(VideoStatsBacklog(company_id=video.company_id, video_id=video.id, day=old))
     db.flush()
-    assert purge_expired_events(db, settings) == 0
+    assert purge_expired_events(system_scope_of(db, video), settings) == 0
     roll_up(db)
-    assert purge_expired_events(db, settings) == 1
+    assert purge_expired_events(system_scope_of(db, video), settings) == 1
 
 
 def test_company_plan_is_not_needed_to_report(
