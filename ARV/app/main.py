@@ -37,9 +37,14 @@ OPENAPI_TAGS = [
         "progress per rendition.",
     },
     {
+        "name": "projects",
+        "description": "Projects: how a company organises its AR contents; restricted "
+        "projects and who may see them; templates of project defaults.",
+    },
+    {
         "name": "ar-contents",
-        "description": "AR contents and their video schedule: which video plays over the "
-        "marker, and when.",
+        "description": "AR contents inside a project: marker, scene settings, public id, and "
+        "the video schedule (which video plays over the marker, and when).",
     },
     {
         "name": "viewer",

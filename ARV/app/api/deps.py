@@ -13,7 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.api.openapi import raises
 from app.core.config import Settings
 from app.core.database import get_session_factory, session_scope
-from app.core.exceptions import AuthenticationError, NotFoundError, PermissionDeniedError
+from app.core.exceptions import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProjectArchivedError,
+)
 from app.core.logging import request_id_var
 from app.core.permissions import Action
 from app.core.rate_limit import get_rate_limiter
@@ -28,6 +33,7 @@ from app.services.context import CompanyContext, RequestMeta
 from app.services.login_throttle import LoginThrottle
 from app.services.media_delivery import MediaDelivery
 from app.services.pagination import PageParams
+from app.services.project_scope import ProjectScopedService, enter_project
 from app.services.readiness_service import ReadinessService
 from app.services.tenant import TenantService
 from app.services.user_service import UserService
@@ -231,5 +237,29 @@ def tenant_service(service: type[TS], action: Action) -> Any:
         settings: SettingsDep,
     ) -> TS:
         return service.for_request(db, ctx, storage, settings)
+
+    return Depends(build)
+
+
+PS = TypeVar("PS", bound=ProjectScopedService)
+
+
+def project_service(service: type[PS], action: Action, *, archived_ok: bool = False) -> Any:
+    """`tenant_service` for a route under `/projects/{project_id}`: after the role, the
+    project is entered (`services.project_scope.enter_project`): a restricted project the
+    caller was not granted answers 404, a grant narrower than `action` 403, and a change to
+    an archived project 409 unless `archived_ok` (unarchiving, deleting). All before the
+    body is looked at, so a refused caller learns nothing from validation errors."""
+
+    @raises(ProjectArchivedError)
+    def build(
+        project_id: Annotated[uuid.UUID, Path(description="The project acted in.")],
+        ctx: Annotated[CompanyContext, Depends(RequirePermission(action))],
+        db: DbSession,
+        storage: StorageDep,
+        settings: SettingsDep,
+    ) -> PS:
+        project = enter_project(db, ctx, project_id, action, archived_ok=archived_ok)
+        return service.for_project(db, ctx, project, storage, settings)
 
     return Depends(build)

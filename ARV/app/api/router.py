@@ -9,6 +9,7 @@ from app.api.routes import (
     companies,
     media,
     oauth,
+    projects,
     storage,
     storage_links,
     users,
@@ -25,6 +26,7 @@ api_router.include_router(users.router)
 api_router.include_router(companies.router)
 api_router.include_router(storage.router)
 api_router.include_router(videos.router)
+api_router.include_router(projects.router)
 api_router.include_router(ar_contents.router)
 api_router.include_router(storage_links.router)
 api_router.include_router(media.router)

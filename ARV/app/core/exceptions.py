@@ -572,3 +572,40 @@ class ScheduleWindowError(ValidationFailedError):
     """A window that ends before it starts, or a wall-clock time its zone skips."""
 
     code = "schedule_window_invalid"
+
+
+# -- projects -------------------------------------------------------------------------------
+
+
+class ProjectArchivedError(ConflictError):
+    """Changing an archived project or anything in it: unarchive it first
+    (`details.project_id`)."""
+
+    code = "project_archived"
+    default_message = "This project is archived and read-only; unarchive it first."
+
+
+class ProjectHasPublishedContentError(ConflictError):
+    """Deleting a project whose contents are still published: unpublish them first
+    (`details.contents`)."""
+
+    code = "project_has_published_content"
+
+
+class TemplateNameTakenError(ConflictError):
+    """The company already has a project template of that name."""
+
+    code = "template_name_taken"
+
+
+class NotAMemberError(ValidationFailedError):
+    """Granting project access to a user who is not a member of the company."""
+
+    code = "not_a_member"
+
+
+class ContentArchivedError(ConflictError):
+    """Changing an archived AR content: unarchive it first (`details.content_id`)."""
+
+    code = "content_archived"
+    default_message = "This AR content is archived and read-only; unarchive it first."

@@ -20,12 +20,19 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"
     CONTENT_READ = "content.read"
     CONTENT_WRITE = "content.write"
+    CONTENT_PUBLISH = "content.publish"
+    PROJECT_WRITE = "project.write"
+    # Archive, delete, restrict and grant access to projects; keep templates. Also: see
+    # every project, restricted or not.
+    PROJECT_MANAGE = "project.manage"
     BILLING_MANAGE = "billing.manage"
 
 
 _VIEWER = frozenset({Action.COMPANY_READ, Action.MEMBER_READ, Action.CONTENT_READ})
-_EDITOR = _VIEWER | {Action.CONTENT_WRITE}
+_EDITOR = _VIEWER | {Action.CONTENT_WRITE, Action.PROJECT_WRITE}
 _ADMIN = _EDITOR | {
+    Action.CONTENT_PUBLISH,
+    Action.PROJECT_MANAGE,
     Action.COMPANY_UPDATE,
     Action.MEMBER_INVITE,
     Action.MEMBER_MANAGE,

@@ -6,12 +6,14 @@ from app.models.auth import AuthSession, OAuthState, OneTimeToken, RefreshToken,
 from app.models.base import Base
 from app.models.company import Company, Invitation, Membership, Plan
 from app.models.outbox import OutboxMessage, OutboxStatus
+from app.models.project import Project, ProjectAccess, ProjectGrant, ProjectStatus, ProjectTemplate
 from app.models.storage import FileStatus, StoredFile
 from app.models.user import Language, User, UserIdentity
 from app.models.video import (
     JobKind,
     JobStatus,
     PipelineStage,
+    RenditionKind,
     RenditionStatus,
     Video,
     VideoJob,
@@ -46,7 +48,13 @@ __all__ = [
     "PipelineStage",
     "Plan",
     "PlaybackEventKind",
+    "Project",
+    "ProjectAccess",
+    "ProjectGrant",
+    "ProjectStatus",
+    "ProjectTemplate",
     "RefreshToken",
+    "RenditionKind",
     "RenditionStatus",
     "ScheduledVideo",
     "StoredFile",

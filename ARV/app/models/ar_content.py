@@ -1,21 +1,56 @@
 """AR content (a marker that plays a video when a viewer app sees it) and its video
 schedule: which video plays over the marker, when."""
 
+import secrets
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, SoftDeletable, TenantOwned, Timestamped, UUIDPrimaryKey
+from app.models.base import (
+    Base,
+    SchemaJSON,
+    SoftDeletable,
+    TenantOwned,
+    Timestamped,
+    UUIDPrimaryKey,
+    string_enum,
+)
+from app.models.project import InProject
 from app.models.video import Video
+from app.schemas.scene import SceneSettings
+
+# 9 random bytes: 72 bits, 12 URL-safe characters.
+PUBLIC_ID_BYTES = 9
+PUBLIC_ID_LENGTH = 12
 
 
-class ARContent(UUIDPrimaryKey, TenantOwned, Timestamped, SoftDeletable, Base):
+def new_public_id() -> str:
+    return secrets.token_urlsafe(PUBLIC_ID_BYTES)
+
+
+class ContentStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    UNPUBLISHED = "unpublished"
+    ARCHIVED = "archived"
+
+
+class ARContent(UUIDPrimaryKey, TenantOwned, InProject, Timestamped, SoftDeletable, Base):
     __tablename__ = "ar_contents"
 
-    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
+    # What QR codes and viewer links carry: unguessable, and the same for every version.
+    public_id: Mapped[str] = mapped_column(
+        String(PUBLIC_ID_LENGTH), unique=True, index=True, default=new_public_id
+    )
+    status: Mapped[ContentStatus] = mapped_column(
+        string_enum(ContentStatus, "content_status"), default=ContentStatus.DRAFT, index=True
+    )
+    scene: Mapped[SceneSettings] = mapped_column(SchemaJSON(SceneSettings), default=SceneSettings)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

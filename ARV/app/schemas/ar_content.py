@@ -4,8 +4,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from app.models.ar_content import ContentStatus
 from app.models.video import VideoStatus
 from app.schemas.common import RequestSchema, ResponseSchema
+from app.schemas.scene import SceneSettings
 from app.utils.timezones import zone
 
 NAME_MAX_LENGTH = 200
@@ -17,27 +19,39 @@ WINDOW_EDGE = (
 
 
 class ARContentCreate(RequestSchema):
-    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+    title: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     description: str | None = Field(default=None, max_length=2000)
+    scene: SceneSettings | None = Field(
+        default=None, description="Left out: the project's default scene settings."
+    )
 
 
 class ARContentUpdate(RequestSchema):
     """Fields left out keep their value; a null `description` clears it."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
+    title: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     description: str | None = Field(default=None, max_length=2000)
+    scene: SceneSettings | None = Field(default=None, description="Replaces the settings whole.")
 
     @model_validator(mode="after")
-    def _name_is_not_cleared(self) -> "ARContentUpdate":
-        if "name" in self.model_fields_set and self.name is None:
-            raise ValueError("name cannot be null; leave it out to keep it.")
+    def _required_not_cleared(self) -> "ARContentUpdate":
+        for field in ("title", "scene"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null; leave it out to keep it.")
         return self
 
 
 class ARContentResponse(ResponseSchema):
     id: uuid.UUID
-    name: str
+    project_id: uuid.UUID
+    public_id: str = Field(
+        description="What QR codes and viewer links carry: 12 URL-safe characters, "
+        "unguessable, the same for every published version."
+    )
+    title: str
     description: str | None
+    status: ContentStatus
+    scene: SceneSettings
     created_at: datetime
     updated_at: datetime
 

@@ -24,6 +24,11 @@ class RequestSchema(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    def fields_sent(self) -> dict[str, Any]:
+        """The fields the client sent, as parsed (nested models stay models): a partial
+        update changes exactly these."""
+        return {field: getattr(self, field) for field in self.model_fields_set}
+
     @model_validator(mode="before")
     @classmethod
     def _refuse_unstorable_text(cls, data: Any) -> Any:

@@ -1,25 +1,30 @@
-"""AR contents: what a viewer app finds when it sees a marker. Their count is bounded
-by the company's plan."""
+"""AR contents: what a viewer finds when it sees a marker, inside a project. Their count is
+bounded by the company's plan."""
 
 import uuid
+from typing import Any
 
 from sqlalchemy import func, select
 
-from app.core.exceptions import ARContentLimitError
-from app.models.ar_content import ARContent
+from app.core.exceptions import ARContentLimitError, ContentArchivedError
+from app.models.ar_content import ARContent, ContentStatus
 from app.models.company import Company
+from app.models.project import Project
+from app.schemas.scene import SceneSettings
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.plans import limits_for
-from app.services.tenant import TenantService
+from app.services.project_scope import ProjectScopedService
 
 
-class ARContentService(TenantService):
-    def create(self, name: str, description: str | None) -> ARContent:
+class ARContentService(ProjectScopedService):
+    def create(self, title: str, description: str | None, scene: SceneSettings | None) -> ARContent:
         self._check_plan_allows_one_more()
         content = ARContent(
             company_id=self.ctx.company_id,
-            name=name,
+            project_id=self.project.id,
+            title=title,
             description=description,
+            scene=scene or self.project.default_scene,
             created_by_id=self.ctx.user.id,
         )
         self.db.add(content)
@@ -27,23 +32,27 @@ class ARContentService(TenantService):
         self._audit("ar_content.created", content)
         return content
 
-    def list_contents(self, params: PageParams, name: str | None) -> ResultPage[ARContent]:
-        statement = self.scoped(ARContent)
-        if name:
-            statement = statement.where(ARContent.name.icontains(name, autoescape=True))
+    def list_contents(
+        self, params: PageParams, title: str | None, status: ContentStatus | None
+    ) -> ResultPage[ARContent]:
+        statement = self.scoped(ARContent).where(ARContent.project_id == self.project.id)
+        if title:
+            statement = statement.where(ARContent.title.icontains(title, autoescape=True))
+        if status is not None:
+            statement = statement.where(ARContent.status == status)
         return paginate(
             self.db, statement.order_by(ARContent.created_at.desc(), ARContent.id), params
         )
 
     def get(self, content_id: uuid.UUID, *, for_update: bool = False) -> ARContent:
-        return self.get_owned(ARContent, content_id, "AR content", for_update=for_update)
+        return self.get_in_project(ARContent, content_id, "AR content", for_update=for_update)
 
-    def update(self, content_id: uuid.UUID, changes: dict[str, str | None]) -> ARContent:
-        content = self.get(content_id)
+    def update(self, content_id: uuid.UUID, changes: dict[str, Any]) -> ARContent:
+        content = self.writable(content_id)
         for field, value in changes.items():
             setattr(content, field, value)
         self.db.flush()
-        self._audit("ar_content.updated", content)
+        self._audit("ar_content.updated", content, sorted(changes))
         return content
 
     def delete(self, content_id: uuid.UUID) -> None:
@@ -51,21 +60,32 @@ class ARContentService(TenantService):
         content.soft_delete()
         self._audit("ar_content.deleted", content)
 
+    def writable(self, content_id: uuid.UUID) -> ARContent:
+        """The content, locked for a change: concurrent writes to it go one after another;
+        an archived content is read-only."""
+        content = self.get(content_id, for_update=True)
+        if content.status is ContentStatus.ARCHIVED:
+            raise ContentArchivedError(details={"content_id": str(content.id)})
+        return content
+
     def _check_plan_allows_one_more(self) -> None:
         # The company row lock makes concurrent creations count one after another.
         self.db.execute(
             select(Company.id).where(Company.id == self.ctx.company_id).with_for_update()
         )
-        existing = self.db.scalar(
-            select(func.count()).select_from(self.scoped(ARContent).subquery())
-        )
+        live_projects = self.scoped(Project).with_only_columns(Project.id)
+        in_use = self.scoped(ARContent).where(ARContent.project_id.in_(live_projects))
+        existing = self.db.scalar(select(func.count()).select_from(in_use.subquery())) or 0
         limits = limits_for(self.ctx.company)
-        if (existing or 0) >= limits.max_ar_contents:
+        if existing >= limits.max_ar_contents:
             raise ARContentLimitError(
                 f"The {limits.code} plan allows {limits.max_ar_contents} AR contents; "
                 "delete one or upgrade the plan.",
                 details={"limit": limits.max_ar_contents, "used": existing},
             )
 
-    def _audit(self, action: str, content: ARContent) -> None:
-        self.audit(action, "ar_content", content.id, {"name": content.name})
+    def _audit(self, action: str, content: ARContent, changed: list[str] | None = None) -> None:
+        changes: dict[str, Any] = {"title": content.title, "project_id": str(self.project.id)}
+        if changed is not None:
+            changes["changed"] = changed
+        self.audit(action, "ar_content", content.id, changes)

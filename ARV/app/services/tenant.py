@@ -2,7 +2,9 @@
 through `readable` with the service's actor, one rule per kind of actor, so the filter cannot
 be forgotten and another company's row is simply not found:
 
-- a member or the system reads the rows of its one company;
+- a member or the system reads the rows of its one company; a member whose role does not
+  manage projects reads, of projects and what lives in them (`InProject`), only the
+  unrestricted ones and those they were granted;
 - the public reads only rows a model declares public (`PubliclyReadable`), nothing else.
 
 Modelled on Polar's `get_readable_statement(auth_subject)`.
@@ -12,14 +14,16 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.core.database import session_scope
 from app.core.exceptions import NotFoundError
+from app.core.permissions import Action
 from app.core.storage import StorageProvider
 from app.models.base import PubliclyReadable, SoftDeletable, TenantOwned
+from app.models.project import InProject, Project, ProjectGrant
 from app.services.audit_service import AuditService
 from app.services.context import Actor, CompanyContext, PublicActor, SystemActor
 
@@ -36,9 +40,29 @@ def readable(model: type[Owned], actor: Actor, *, include_deleted: bool = False)
         statement = statement.where(public)
     else:
         statement = statement.where(mapped.company_id == actor.company_id)
+    if isinstance(actor, CompanyContext) and not actor.can(Action.PROJECT_MANAGE):
+        statement = _within_visible_projects(statement, mapped, actor)
     if not include_deleted and issubclass(mapped, SoftDeletable):
         statement = statement.where(mapped.deleted_at.is_(None))
     return statement
+
+
+def _within_visible_projects(
+    statement: Select[Any], mapped: Any, actor: CompanyContext
+) -> Select[Any]:
+    if mapped is Project:
+        return statement.where(_visible_project(actor))
+    if issubclass(mapped, InProject):
+        visible = select(Project.id).where(
+            Project.company_id == actor.company_id, _visible_project(actor)
+        )
+        return statement.where(mapped.project_id.in_(visible))
+    return statement
+
+
+def _visible_project(actor: CompanyContext) -> ColumnElement[bool]:
+    granted = select(ProjectGrant.project_id).where(ProjectGrant.user_id == actor.user.id)
+    return or_(Project.restricted.is_(False), Project.id.in_(granted))
 
 
 class ScopedService:
@@ -59,11 +83,15 @@ class ScopedService:
         *,
         for_update: bool = False,
         include_deleted: bool = False,
+        where: ColumnElement[bool] | None = None,
     ) -> Owned:
+        """The row, or 404 naming `entity`; `where` narrows further (e.g. to a parent)."""
         mapped: Any = model
         statement = self.scoped(model, include_deleted=include_deleted).where(
             mapped.id == entity_id
         )
+        if where is not None:
+            statement = statement.where(where)
         if for_update:
             statement = statement.with_for_update()
         row: Owned | None = self.db.scalar(statement)

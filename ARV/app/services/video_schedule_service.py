@@ -24,9 +24,11 @@ from app.core.exceptions import (
 from app.models.ar_content import ARContent, ScheduledVideo
 from app.models.video import PLAYING_STATUSES, Video
 from app.schemas.ar_content import ScheduleWrite
+from app.services.ar_content_service import ARContentService
 from app.services.context import Actor
 from app.services.pagination import PageParams, ResultPage, paginate
-from app.services.tenant import ScopedService, TenantService, readable
+from app.services.project_scope import ProjectScopedService
+from app.services.tenant import ScopedService, readable
 from app.utils.timezones import NonexistentLocalTimeError, to_utc, zone
 
 # Bounds the work of answering "what plays now" for one content.
@@ -102,7 +104,7 @@ def active_video(db: Session, actor: Actor, content_id: uuid.UUID, at: datetime)
     return pick_active(list(db.scalars(content_schedule(actor, content_id))), at)
 
 
-class VideoScheduleService(TenantService):
+class VideoScheduleService(ProjectScopedService):
     def list_entries(self, content_id: uuid.UUID, params: PageParams) -> ResultPage[ScheduledVideo]:
         self._content(content_id)
         return paginate(self.db, content_schedule(self.ctx, content_id), params)
@@ -194,7 +196,8 @@ class VideoScheduleService(TenantService):
 
     def _content(self, content_id: uuid.UUID, *, for_update: bool = False) -> ARContent:
         # Writers lock the content: two concurrent writes are checked for overlap in turn.
-        return self.get_owned(ARContent, content_id, "AR content", for_update=for_update)
+        contents = ARContentService(self.db, self.ctx, self.project, self.storage, self.settings)
+        return contents.writable(content_id) if for_update else contents.get(content_id)
 
     def _audit(self, action: str, entry: ScheduledVideo) -> None:
         self.audit(action, "ar_content", entry.ar_content_id, _describe(entry))

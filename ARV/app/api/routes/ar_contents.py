@@ -1,4 +1,5 @@
-"""AR contents and their video schedule: which video plays over the marker, and when."""
+"""AR contents, inside a project, and their video schedule: which video plays over the
+marker, and when."""
 
 import uuid
 from typing import Annotated
@@ -6,18 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from pydantic import AwareDatetime
 
-from app.api.deps import PageParamsDep, tenant_service
+from app.api.deps import PageParamsDep, project_service
 from app.api.openapi import raises
-from app.api.routes.tenant_common import TENANT
+from app.api.routes.projects import PROJECT
 from app.core.exceptions import (
     ARContentLimitError,
+    ContentArchivedError,
     NotFoundError,
     ScheduleFullError,
     ScheduleOverlapError,
     ScheduleWindowError,
 )
 from app.core.permissions import Action
-from app.models.ar_content import ScheduledVideo
+from app.models.ar_content import ContentStatus, ScheduledVideo
 from app.schemas.ar_content import (
     NAME_MAX_LENGTH,
     ActiveVideoResponse,
@@ -33,19 +35,21 @@ from app.services.video_schedule_service import VideoScheduleService
 from app.utils.clock import utcnow
 
 router = APIRouter(tags=["ar-contents"])
-CONTENTS = f"{TENANT}/ar-contents"
+CONTENTS = f"{PROJECT}/ar-contents"
 CONTENT = f"{CONTENTS}/{{content_id}}"
 SCHEDULE = f"{CONTENT}/schedule"
 ENTRY = f"{SCHEDULE}/{{entry_id}}"
 ContentId = Annotated[uuid.UUID, Path(description="The AR content's id.")]
 EntryId = Annotated[uuid.UUID, Path(description="The scheduled video's id.")]
-ContentsReader = Annotated[ARContentService, tenant_service(ARContentService, Action.CONTENT_READ)]
-ContentsWriter = Annotated[ARContentService, tenant_service(ARContentService, Action.CONTENT_WRITE)]
+ContentsReader = Annotated[ARContentService, project_service(ARContentService, Action.CONTENT_READ)]
+ContentsWriter = Annotated[
+    ARContentService, project_service(ARContentService, Action.CONTENT_WRITE)
+]
 ScheduleReader = Annotated[
-    VideoScheduleService, tenant_service(VideoScheduleService, Action.CONTENT_READ)
+    VideoScheduleService, project_service(VideoScheduleService, Action.CONTENT_READ)
 ]
 ScheduleWriter = Annotated[
-    VideoScheduleService, tenant_service(VideoScheduleService, Action.CONTENT_WRITE)
+    VideoScheduleService, project_service(VideoScheduleService, Action.CONTENT_WRITE)
 ]
 
 
@@ -60,8 +64,9 @@ def _entry(entry: ScheduledVideo) -> ScheduledVideoResponse:
 )
 @raises(ARContentLimitError)
 def create_ar_content(body: ARContentCreate, contents: ContentsWriter) -> ARContentResponse:
-    """Counts against the plan's AR content limit."""
-    content = contents.create(body.name, body.description)
+    """A draft with a new public id. Scene settings left out come from the project's
+    defaults. Counts against the plan's AR content limit."""
+    content = contents.create(body.title, body.description, body.scene)
     return ARContentResponse.model_validate(content)
 
 
@@ -69,30 +74,33 @@ def create_ar_content(body: ARContentCreate, contents: ContentsWriter) -> ARCont
 def list_ar_contents(
     contents: ContentsReader,
     page: PageParamsDep,
-    name: Annotated[
-        str | None, Query(max_length=NAME_MAX_LENGTH, description="Part of the name.")
+    title: Annotated[
+        str | None, Query(max_length=NAME_MAX_LENGTH, description="Part of the title.")
+    ] = None,
+    content_status: Annotated[
+        ContentStatus | None, Query(alias="status", description="Only contents in this state.")
     ] = None,
 ) -> Page[ARContentResponse]:
-    """Paginated, filtered by name."""
-    result = contents.list_contents(page, name)
+    """Newest first, filtered by title and status."""
+    result = contents.list_contents(page, title, content_status)
     return Page[ARContentResponse].model_validate(result, from_attributes=True)
 
 
 @router.get(CONTENT, summary="An AR content")
 @raises(NotFoundError)
 def read_ar_content(content_id: ContentId, contents: ContentsReader) -> ARContentResponse:
-    """Its name and description."""
+    """Its title, description, public id, status and scene settings."""
     return ARContentResponse.model_validate(contents.get(content_id))
 
 
-@router.patch(CONTENT, summary="Rename or describe an AR content")
-@raises(NotFoundError)
+@router.patch(CONTENT, summary="Change an AR content's title, description or scene settings")
+@raises(NotFoundError, ContentArchivedError)
 def update_ar_content(
     content_id: ContentId, body: ARContentUpdate, contents: ContentsWriter
 ) -> ARContentResponse:
-    """Changes the fields sent; omitted fields stay as they are."""
-    changes = body.model_dump(exclude_unset=True)
-    return ARContentResponse.model_validate(contents.update(content_id, changes))
+    """Changes the fields sent; omitted fields stay as they are. The draft changes; a
+    published version stays as it was published until the next publish."""
+    return ARContentResponse.model_validate(contents.update(content_id, body.fields_sent()))
 
 
 @router.delete(
@@ -126,7 +134,13 @@ def list_schedule(
     description="Leave both edges out for a video that always plays (the default), and "
     "give windowed videos a higher priority to play over it during their window.",
 )
-@raises(NotFoundError, ScheduleFullError, ScheduleOverlapError, ScheduleWindowError)
+@raises(
+    NotFoundError,
+    ContentArchivedError,
+    ScheduleFullError,
+    ScheduleOverlapError,
+    ScheduleWindowError,
+)
 def attach_video(
     content_id: ContentId, body: ScheduleWrite, schedule: ScheduleWriter
 ) -> ScheduledVideoResponse:
@@ -143,7 +157,7 @@ def read_schedule_entry(
 
 
 @router.put(ENTRY, summary="Change a scheduled video's window, video or priority")
-@raises(NotFoundError, ScheduleOverlapError, ScheduleWindowError)
+@raises(NotFoundError, ContentArchivedError, ScheduleOverlapError, ScheduleWindowError)
 def replace_schedule_entry(
     content_id: ContentId,
     entry_id: EntryId,
@@ -159,7 +173,7 @@ def replace_schedule_entry(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Detach a scheduled video",
 )
-@raises(NotFoundError)
+@raises(NotFoundError, ContentArchivedError)
 def detach_video(content_id: ContentId, entry_id: EntryId, schedule: ScheduleWriter) -> None:
     """The video stays; it only stops being scheduled here."""
     schedule.detach(content_id, entry_id)
