@@ -1,10 +1,17 @@
 """Every model, imported so `Base.metadata` is complete for Alembic and the tests."""
 
-from app.models.ar_content import ARContent, ScheduledVideo
+from app.models.ar_content import (
+    ARContent,
+    ARContentVersion,
+    ARContentVersionVideo,
+    ContentStatus,
+    ScheduledVideo,
+)
 from app.models.audit import ActorKind, AuditLog
 from app.models.auth import AuthSession, OAuthState, OneTimeToken, RefreshToken, TokenPurpose
 from app.models.base import Base
 from app.models.company import Company, Invitation, Membership, Plan
+from app.models.marker import Marker, MarkerStatus
 from app.models.outbox import OutboxMessage, OutboxStatus
 from app.models.project import Project, ProjectAccess, ProjectGrant, ProjectStatus, ProjectTemplate
 from app.models.storage import FileStatus, StoredFile
@@ -30,16 +37,21 @@ from app.models.video_analytics import (
 
 __all__ = [
     "ARContent",
+    "ARContentVersion",
+    "ARContentVersionVideo",
     "ActorKind",
     "AuditLog",
     "AuthSession",
     "Base",
     "Company",
+    "ContentStatus",
     "FileStatus",
     "Invitation",
     "JobKind",
     "JobStatus",
     "Language",
+    "Marker",
+    "MarkerStatus",
     "Membership",
     "OAuthState",
     "OneTimeToken",

@@ -5,8 +5,9 @@ import secrets
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import (
@@ -51,6 +52,8 @@ class ARContent(UUIDPrimaryKey, TenantOwned, InProject, Timestamped, SoftDeletab
         string_enum(ContentStatus, "content_status"), default=ContentStatus.DRAFT, index=True
     )
     scene: Mapped[SceneSettings] = mapped_column(SchemaJSON(SceneSettings), default=SceneSettings)
+    # The version viewers are served while the content is published (`ARContentVersion`).
+    published_version: Mapped[int | None]
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -82,3 +85,38 @@ class ScheduledVideo(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
     priority: Mapped[int] = mapped_column(default=0)
 
     video: Mapped[Video] = relationship(lazy="raise")
+
+
+class ARContentVersion(UUIDPrimaryKey, TenantOwned, InProject, Timestamped, Base):
+    """What one publish froze: the marker (its row is immutable), and a snapshot of the
+    title, scene settings and schedule. Never changed once written; a rollback writes a
+    new version equal to an old one."""
+
+    __tablename__ = "ar_content_versions"
+    __table_args__ = (UniqueConstraint("ar_content_id", "number"),)
+
+    ar_content_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ar_contents.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int]
+    marker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("markers.id", ondelete="RESTRICT"))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # Set on a rollback: the version this one copies.
+    copied_from: Mapped[int | None]
+
+
+class ARContentVersionVideo(TenantOwned, Base):
+    """The videos a version schedules, so a video a published version plays cannot be
+    deleted from under it."""
+
+    __tablename__ = "ar_content_version_videos"
+
+    version_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ar_content_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    video_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
