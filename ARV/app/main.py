@@ -47,6 +47,12 @@ OPENAPI_TAGS = [
         "the video schedule (which video plays over the marker, and when).",
     },
     {
+        "name": "markers",
+        "description": "Markers: the printed image, checked, scored for trackability (0-100 "
+        "and stars, with hints and a heat-map), checked for duplicates and compiled into a "
+        "MindAR target on the media queue.",
+    },
+    {
         "name": "viewer",
         "description": "What AR viewer apps call: no sign-in, rate-limited per address.",
     },

@@ -7,6 +7,7 @@ from app.api.routes import (
     ar_contents,
     auth,
     companies,
+    markers,
     media,
     oauth,
     projects,
@@ -28,6 +29,7 @@ api_router.include_router(storage.router)
 api_router.include_router(videos.router)
 api_router.include_router(projects.router)
 api_router.include_router(ar_contents.router)
+api_router.include_router(markers.router)
 api_router.include_router(storage_links.router)
 api_router.include_router(media.router)
 api_router.include_router(viewer.router)

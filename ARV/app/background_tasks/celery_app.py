@@ -18,6 +18,7 @@ from app.background_tasks.names import (
     ANALYTICS_PURGE_EVENTS,
     ANALYTICS_ROLL_UP,
     AUTH_PURGE_EXPIRED,
+    MARKER_WATCHDOG,
     OUTBOX_SWEEP,
     QUEUE_DEFAULT,
     STORAGE_PURGE_ABANDONED_UPLOADS,
@@ -33,6 +34,7 @@ TASK_MODULES = [
     "app.background_tasks.auth_tasks",
     "app.background_tasks.storage_tasks",
     "app.background_tasks.video_tasks",
+    "app.background_tasks.marker_tasks",
     "app.background_tasks.analytics_tasks",
     "app.background_tasks.notification_tasks",
 ]
@@ -108,6 +110,7 @@ def build_config(settings: Settings) -> dict[str, Any]:
             "purge-expired-auth-records": _periodic(AUTH_PURGE_EXPIRED, HOURLY),
             "purge-abandoned-uploads": _periodic(STORAGE_PURGE_ABANDONED_UPLOADS, HOURLY),
             "video-job-watchdog": _periodic(VIDEO_WATCHDOG, WATCHDOG_EVERY_SECONDS),
+            "marker-job-watchdog": _periodic(MARKER_WATCHDOG, WATCHDOG_EVERY_SECONDS),
             "purge-superseded-video-outputs": _periodic(
                 VIDEO_PURGE_SUPERSEDED, PURGE_EVERY_SECONDS
             ),

@@ -17,6 +17,9 @@ VIDEO_WATCHDOG = "videos.watchdog"
 VIDEO_PURGE_OUTPUTS = "videos.purge_outputs"
 VIDEO_PURGE_SUPERSEDED = "videos.purge_superseded"
 
+MARKER_PROCESS = "markers.process"
+MARKER_WATCHDOG = "markers.watchdog"
+
 ANALYTICS_ROLL_UP = "analytics.roll_up"
 ANALYTICS_PURGE_EVENTS = "analytics.purge_events"
 

@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     VIDEO_JOB_LEASE_SECONDS: int = Field(default=300, ge=10, le=3600)
     VIDEO_JOB_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=10)
 
+    # Markers: one job per upload (check, score, compile the MindAR target with Node).
+    NODE_BINARY: str = "node"
+    MIND_COMPILE_TIMEOUT_SECONDS: int = Field(default=180, ge=10, le=1800)
+    MIND_COMPILE_MEMORY_MB: int = Field(default=1536, ge=256, le=16384)
+    # Longer than the compile's timeout: a live job never loses its lease mid-compile.
+    MARKER_JOB_LEASE_SECONDS: int = Field(default=600, ge=30, le=3600)
+    MARKER_JOB_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=10)
+
     # Raw playback events are kept this long, then only their daily figures. Longer than
     # the 7 days within which an app may still report an event.
     ANALYTICS_EVENT_RETENTION_DAYS: int = Field(default=35, ge=8, le=3650)

@@ -609,3 +609,28 @@ class ContentArchivedError(ConflictError):
 
     code = "content_archived"
     default_message = "This AR content is archived and read-only; unarchive it first."
+
+
+# -- markers --------------------------------------------------------------------------------
+
+
+class NotAnImageError(UnsupportedMediaTypeError):
+    """Making a marker from a file that is not a JPEG, PNG or WebP image."""
+
+    code = "not_an_image"
+
+
+class MarkerWidthRequiredError(ValidationFailedError):
+    """A marker without its printed width, in a project with no default width."""
+
+    code = "marker_width_required"
+    default_message = (
+        "Give the marker's printed width in millimetres (width_mm): native trackers need it."
+    )
+
+
+class MarkerNotRetryableError(ConflictError):
+    """Retrying a marker that did not fail (`details.status`): a rejected image must be
+    fixed and uploaded again."""
+
+    code = "marker_not_retryable"

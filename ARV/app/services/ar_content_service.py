@@ -14,6 +14,7 @@ from app.schemas.scene import SceneSettings
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.plans import limits_for
 from app.services.project_scope import ProjectScopedService
+from app.services.tenant import company_wide
 
 
 class ARContentService(ProjectScopedService):
@@ -73,8 +74,9 @@ class ARContentService(ProjectScopedService):
         self.db.execute(
             select(Company.id).where(Company.id == self.ctx.company_id).with_for_update()
         )
-        live_projects = self.scoped(Project).with_only_columns(Project.id)
-        in_use = self.scoped(ARContent).where(ARContent.project_id.in_(live_projects))
+        company = company_wide(self, "ar_contents.plan_limit")
+        live_projects = company.scoped(Project).with_only_columns(Project.id)
+        in_use = company.scoped(ARContent).where(ARContent.project_id.in_(live_projects))
         existing = self.db.scalar(select(func.count()).select_from(in_use.subquery())) or 0
         limits = limits_for(self.ctx.company)
         if existing >= limits.max_ar_contents:

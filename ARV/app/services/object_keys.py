@@ -3,6 +3,7 @@ no domain: it stores bytes under keys; the domains name their objects here.
 
     companies/{company_id}/files/{file_id}/original
     companies/{company_id}/videos/{video_id}/out/{job_id}/...   (see `JobOutputKeys`)
+    companies/{company_id}/markers/{marker_id}/...               (see `MarkerKeys`)
 """
 
 import uuid
@@ -57,3 +58,32 @@ class JobOutputKeys:
     @property
     def storyboard_vtt(self) -> str:
         return f"{self.prefix}storyboard.vtt"
+
+
+@dataclass(frozen=True, slots=True)
+class MarkerKeys:
+    """The outputs of one marker's processing. A marker is processed once, so its keys are
+    never rewritten and can be linked as immutable."""
+
+    company_id: uuid.UUID
+    marker_id: uuid.UUID
+
+    @property
+    def prefix(self) -> str:
+        return f"{company_prefix(self.company_id)}markers/{self.marker_id}/"
+
+    @property
+    def image(self) -> str:
+        return f"{self.prefix}marker.jpg"
+
+    @property
+    def preview(self) -> str:
+        return f"{self.prefix}preview.jpg"
+
+    @property
+    def heatmap(self) -> str:
+        return f"{self.prefix}heatmap.png"
+
+    @property
+    def mind_target(self) -> str:
+        return f"{self.prefix}target.mind"

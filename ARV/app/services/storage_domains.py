@@ -3,12 +3,15 @@
 
 import uuid
 
-from app.services import video_outputs, video_service
+from app.services import marker_service, video_outputs, video_service
 from app.services.storage_usage import FileUse, FileUsers, UsageReporter
 from app.services.tenant import ScopedService
 
-USAGE_REPORTERS: tuple[UsageReporter, ...] = (video_outputs.stored_bytes,)
-FILE_USERS: tuple[FileUsers, ...] = (video_service.file_uses,)
+USAGE_REPORTERS: tuple[UsageReporter, ...] = (
+    video_outputs.stored_bytes,
+    marker_service.stored_bytes,
+)
+FILE_USERS: tuple[FileUsers, ...] = (video_service.file_uses, marker_service.file_uses)
 
 
 def derived_bytes(scope: ScopedService) -> int:

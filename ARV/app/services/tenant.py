@@ -119,6 +119,17 @@ class ScopedService:
         )
 
 
+def company_wide(scope: ScopedService, task: str) -> ScopedService:
+    """The scope's whole company, read as the system: for company-wide figures (plan
+    limits, the storage quota, duplicate markers) that a member's narrower view of
+    restricted projects must not shrink. Only for counting and checking, never to hand a
+    member rows it may not see."""
+    actor = scope.actor
+    if isinstance(actor, PublicActor):
+        raise TypeError("the public actor has no company")
+    return ScopedService(scope.db, SystemActor(actor.company_id, task=task))
+
+
 def system_scope(
     db: Session, model: type[Owned], row_id: uuid.UUID, task: str
 ) -> ScopedService | None:
