@@ -1,6 +1,6 @@
 """Scene settings: how a viewer shows the video over the marker. Stored with each AR
 content (and each published version), copied from a project's defaults; documented for
-viewer authors in ARV/docs/scenes.md."""
+viewer authors in ARV/docs/projects.md."""
 
 from enum import StrEnum
 from typing import Annotated, Literal

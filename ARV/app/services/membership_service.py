@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 from typing import Self
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from app.core.config import Settings
@@ -24,6 +24,7 @@ from app.core.permissions import Role
 from app.core.security import hash_token, new_opaque_token
 from app.core.storage import StorageProvider
 from app.models.company import Company, Invitation, Membership
+from app.models.project import ProjectGrant
 from app.models.user import User
 from app.services.audit_service import AuditService
 from app.services.claims import claim_once
@@ -86,6 +87,18 @@ class MembershipService(TenantService):
             self._ensure_another_owner(membership)
         self._audit(action, membership, {"role": membership.role.value}, {})
         self.db.delete(membership)
+        # Their access to restricted projects goes with them: were they invited back, they
+        # would start without it.
+        theirs = (
+            self.scoped(ProjectGrant)
+            .with_only_columns(ProjectGrant.project_id)
+            .where(ProjectGrant.user_id == membership.user_id)
+        )
+        self.db.execute(
+            delete(ProjectGrant).where(
+                ProjectGrant.user_id == membership.user_id, ProjectGrant.project_id.in_(theirs)
+            )
+        )
 
     def _membership(self, user_id: uuid.UUID) -> Membership:
         membership: Membership | None = self.db.scalar(
