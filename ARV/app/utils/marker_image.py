@@ -238,12 +238,14 @@ def _fit_within(image: Image.Image, long_side: int) -> Image.Image:
 def _to_srgb(
     image: Image.Image, icc_profile: bytes | None
 ) -> tuple[Image.Image, tuple[MarkerWarning, ...]]:
-    """Convert from the embedded colour profile to sRGB; without one, sRGB is assumed."""
+    """Convert from the embedded RGB colour profile to sRGB; without one, sRGB is assumed.
+    A grey image's grey profile only shifts its tone curve, which tracking ignores."""
     if not icc_profile:
         return image, ()
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
-        if "srgb" in ImageCms.getProfileDescription(profile).lower():
+        description = ImageCms.getProfileDescription(profile)
+        if profile.profile.xcolor_space.strip() != "RGB" or "srgb" in description.lower():
             return image, ()
         converted = ImageCms.buildTransform(profile, _SRGB, "RGB", "RGB").apply(image)
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):

@@ -142,6 +142,16 @@ def test_an_srgb_profile_keeps_the_colours() -> None:
     assert prepared.warnings == ()
 
 
+def test_a_grey_image_with_a_profile_not_for_rgb_stays_as_it_is_without_a_warning() -> None:
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB"))
+    upload = images.encode(Image.new("L", (640, 480), 90), icc_profile=lab.tobytes())
+
+    prepared = prepare_marker(upload)
+
+    assert prepared.warnings == ()
+    assert pixels(prepared.normalised_jpeg)[100, 100].tolist() == pytest.approx([90] * 3, abs=2)
+
+
 def test_an_unreadable_colour_profile_is_taken_as_srgb_with_a_warning() -> None:
     prepared = prepare_marker(images.solid_jpeg_with_profile((255, 0, 0), b"not a profile" * 20))
 
