@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what ARVlite needs on a Debian machine, skipping whatever is already there.
-#   scripts/bootstrap.sh run    runtime: ffmpeg/ffprobe, Python virtualenv with requirements.txt
+#   scripts/bootstrap.sh run    runtime: ffmpeg/ffprobe, Python virtualenv with requirements.txt,
+#                               Node.js with node_modules from package-lock.json
 #   scripts/bootstrap.sh test   also PostgreSQL, Redis and requirements-dev.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,7 +65,40 @@ install_python_packages() {
   fi
 }
 
+# Debian packages that npm needs to compile `canvas` (a dependency of mind-ar) from source.
+canvas_build_packages=(
+  build-essential python3 pkg-config
+  libcairo2-dev libpango1.0-dev libjpeg-dev libgif-dev librsvg2-dev
+)
+
+missing_debian_packages() {
+  command -v dpkg-query >/dev/null || return 0
+  local package
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}\n' "$package" 2>/dev/null | grep -q ' installed$' || echo "$package"
+  done
+}
+
+# Workers compile MindAR targets with Node (app/utils/mind_compile.mjs).
+install_node_packages() {
+  command -v node >/dev/null || apt_install nodejs npm
+  command -v npm >/dev/null || apt_install npm
+  # Reinstall only when the manifest or the lock file changed since the last install
+  # (`npm ci` empties node_modules, the stamp included).
+  local stamp
+  stamp="node_modules/.installed-$(cat package.json package-lock.json | sha256sum | cut -c1-16)"
+  [ -f "$stamp" ] && return
+  local missing
+  mapfile -t missing < <(missing_debian_packages "${canvas_build_packages[@]}")
+  if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+  echo "==> npm ci"
+  # Peer-only packages are mind-ar's dev server (vite), never used here. canvas is built
+  # against the system's Cairo rather than downloaded prebuilt, as in the Docker image.
+  npm_config_build_from_source=true npm ci --omit=peer --no-audit --no-fund --loglevel=error >/dev/null
+  touch "$stamp"
+}
+
 case "$mode" in
-  run | test) install_system_packages; install_python_packages ;;
+  run | test) install_system_packages; install_python_packages; install_node_packages ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac

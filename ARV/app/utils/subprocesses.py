@@ -7,7 +7,14 @@ util-linux's `setpriv` is installed (every Debian, so our image) the child is al
 by the kernel if its parent dies first, even by SIGKILL (`PR_SET_PDEATHSIG`), so it is
 never left running on its own. `setpriv` sets that flag and execs the command, which
 costs about a millisecond; a `preexec_fn` would force a full fork of the worker instead
-(about 10 ms per command for a 110 MB process).
+(about 10 ms per command for a 110 MB process), and is unsafe in a process with threads.
+
+A memory cap goes the same way, through util-linux's `prlimit`, as RLIMIT_DATA: the
+private writable memory the child maps (heap, malloc, thread stacks). Not RLIMIT_AS: V8
+reserves address space it never touches (Node's VmSize is about 1.4 GB while its RSS is
+300 MB), so an address-space cap near real use stops Node from starting. Not RLIMIT_RSS:
+Linux ignores it. RLIMIT_DATA leaves reservations out (they are not writable) and so tracks
+what the child really uses. A child over the cap sees its allocations fail.
 """
 
 import errno
@@ -29,14 +36,19 @@ class WorkerStopping(BaseException):
     no `except Exception` on the way can swallow it."""
 
 
-def popen_isolated(argv: Sequence[str], **options: Any) -> "subprocess.Popen[str]":
+def popen_isolated(
+    argv: Sequence[str], *, memory_limit_bytes: int | None = None, **options: Any
+) -> "subprocess.Popen[str]":
     """`subprocess.Popen` of an argument list (never a shell), in a session of its own and
-    dying with this process. A program that cannot be found raises FileNotFoundError, as
+    dying with this process, its writable memory capped at `memory_limit_bytes` if given.
+    A program that cannot be found (or `prlimit`, for a cap) raises FileNotFoundError, as
     Popen would."""
-    program = shutil.which(argv[0])
-    if program is None:
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
-    command = [*_die_with_parent_prefix(), program, *argv[1:]]
+    command = [
+        *_die_with_parent_prefix(),
+        *_memory_cap_prefix(memory_limit_bytes),
+        _which(argv[0]),
+        *argv[1:],
+    ]
     # An argument list from the caller, no shell involved.
     return subprocess.Popen(command, start_new_session=True, **options)  # noqa: S603
 
@@ -48,6 +60,21 @@ def kill_group(process: "subprocess.Popen[str]") -> None:
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def _which(program: str) -> str:
+    found = shutil.which(program)
+    if found is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+    return found
+
+
+def _memory_cap_prefix(limit_bytes: int | None) -> tuple[str, ...]:
+    """`prlimit --data=N --`, which sets RLIMIT_DATA and execs the command. In bytes:
+    util-linux 2.38's prlimit crashes on a suffixed size such as `512M`."""
+    if limit_bytes is None:
+        return ()
+    return (_which("prlimit"), f"--data={limit_bytes}", "--")
 
 
 @cache
