@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0d72c6ee18bc"
 down_revision: str | None = "e0a9962ed5ae"
 branch_labels: str | Sequence[str] | None = None

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     # Markers: one job per upload (check, score, compile the MindAR target with Node).
     NODE_BINARY: str = "node"
     MIND_COMPILE_TIMEOUT_SECONDS: int = Field(default=180, ge=10, le=1800)
-    MIND_COMPILE_MEMORY_MB: int = Field(default=1536, ge=256, le=16384)
+    MIND_COMPILE_MEMORY_MB: int = Field(default=1536, ge=512, le=16384)
     # Longer than the compile's timeout: a live job never loses its lease mid-compile.
     MARKER_JOB_LEASE_SECONDS: int = Field(default=600, ge=30, le=3600)
     MARKER_JOB_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=10)

@@ -4,8 +4,8 @@ links, see the history, retry one whose processing failed."""
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, func
 from sqlalchemy.orm import Session
