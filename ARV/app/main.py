@@ -47,6 +47,12 @@ OPENAPI_TAGS = [
         "the video schedule (which video plays over the marker, and when).",
     },
     {
+        "name": "publishing",
+        "description": "Publishing AR contents: the checks a publish passes, the immutable "
+        "versions each publish freezes, how the draft differs from one, rolling back, "
+        "unpublishing and archiving.",
+    },
+    {
         "name": "markers",
         "description": "Markers: the printed image, checked, scored for trackability (0-100 "
         "and stars, with hints and a heat-map), checked for duplicates and compiled into a "

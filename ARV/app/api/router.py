@@ -11,6 +11,7 @@ from app.api.routes import (
     media,
     oauth,
     projects,
+    publishing,
     storage,
     storage_links,
     users,
@@ -29,6 +30,7 @@ api_router.include_router(storage.router)
 api_router.include_router(videos.router)
 api_router.include_router(projects.router)
 api_router.include_router(ar_contents.router)
+api_router.include_router(publishing.router)
 api_router.include_router(markers.router)
 api_router.include_router(storage_links.router)
 api_router.include_router(media.router)

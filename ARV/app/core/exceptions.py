@@ -611,6 +611,36 @@ class ContentArchivedError(ConflictError):
     default_message = "This AR content is archived and read-only; unarchive it first."
 
 
+# -- publishing -----------------------------------------------------------------------------
+
+
+class PublishRefusedError(ConflictError):
+    """Publishing (or rolling back to) a version whose conditions are not all met:
+    `details.unmet` lists every unmet condition at once, each with a stable `code`
+    (`marker_missing`, `marker_not_ready`, `score_below_threshold`, `target_not_compiled`,
+    `duplicate_marker`, `default_video_missing`, `default_video_not_playable`,
+    `video_deleted`) and a `message`."""
+
+    code = "publish_refused"
+    default_message = "This AR content cannot be published yet."
+
+
+class ContentTransitionError(ConflictError):
+    """A publishing step the AR content's status does not allow, such as unpublishing a
+    draft or archiving a published content (`details.status`, `details.action`,
+    `details.allowed_from`)."""
+
+    code = "content_invalid_transition"
+
+
+class VideoInUseError(ConflictError):
+    """Deleting a video that a published version of an AR content plays: unpublish the
+    content or publish it without the video first (`details.contents`; contents in
+    projects you cannot see are only counted, in `details.hidden_contents`)."""
+
+    code = "video_in_use"
+
+
 # -- markers --------------------------------------------------------------------------------
 
 

@@ -43,6 +43,7 @@ from app.models.video import (
 from app.schemas.company_settings import VideoDefaults
 from app.services.media_delivery import MediaDelivery
 from app.services.pagination import PageParams, ResultPage, paginate
+from app.services.publishing_service import refuse_deleting_a_published_video
 from app.services.storage_usage import FileUse
 from app.services.tenant import ScopedService, StorageTenantService
 from app.services.video_outputs import discard_pending
@@ -257,6 +258,7 @@ class VideoService(StorageTenantService):
 
     def delete(self, video_id: uuid.UUID) -> None:
         video = self.get(video_id, for_update=True)
+        refuse_deleting_a_published_video(self, video.id)
         job = self._active_job(video)
         if job is not None:
             job.cancel_requested = True

@@ -21,6 +21,7 @@ from app.core.exceptions import (
     UnknownRenditionError,
     UploadIncompleteError,
     VideoBusyError,
+    VideoInUseError,
     VideoNotReadyError,
 )
 from app.core.permissions import Action
@@ -121,9 +122,11 @@ def update_video(
     VIDEO,
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a video",
-    description="Stops its processing; renditions are purged in the background.",
+    description="Stops its processing; renditions are purged in the background. A video "
+    "that a published version of an AR content plays cannot be deleted (409 `video_in_use` "
+    "naming the contents).",
 )
-@raises(NotFoundError)
+@raises(NotFoundError, VideoInUseError)
 def delete_video(
     video_id: VideoId,
     videos: VideoWriter,
