@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.models.base import (
     Base,
     PubliclyReadable,
+    SchemaJSON,
     SoftDeletable,
     TenantOwned,
     Timestamped,
@@ -29,6 +30,7 @@ from app.models.base import (
     string_enum,
 )
 from app.models.lease import Leased, LeaseStates
+from app.schemas.chroma_key import ChromaKey
 
 
 class VideoStatus(StrEnum):
@@ -57,6 +59,13 @@ class RenditionStatus(StrEnum):
     ENCODING = "encoding"
     DONE = "done"
     FAILED = "failed"
+
+
+class RenditionKind(StrEnum):
+    # A rung of the H.264 ladder, in HLS too on plans with it.
+    LADDER = "ladder"
+    # The colour over its alpha matte in one MP4 twice as tall, for WebGL viewers; not in HLS.
+    STACKED_ALPHA = "stacked_alpha"
 
 
 class JobKind(StrEnum):
@@ -108,6 +117,8 @@ class Video(UUIDPrimaryKey, TenantOwned, Timestamped, SoftDeletable, PubliclyRea
     # None: the first non-black frame; otherwise the second the admin picked.
     poster_at_seconds: Mapped[float | None]
     poster_key: Mapped[str | None] = mapped_column(String(1024))
+    # Keyed out into a stacked-alpha rendition when set.
+    chroma_key: Mapped[ChromaKey | None] = mapped_column(SchemaJSON(ChromaKey))
     thumbnail_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
     storyboard_key: Mapped[str | None] = mapped_column(String(1024))
     storyboard_vtt_key: Mapped[str | None] = mapped_column(String(1024))
@@ -130,6 +141,11 @@ class VideoRendition(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
 
     video_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[RenditionKind] = mapped_column(
+        string_enum(RenditionKind, "rendition_kind"),
+        default=RenditionKind.LADDER,
+        server_default=RenditionKind.LADDER.value,
+    )
     live: Mapped[bool] = mapped_column(default=True, server_default=sql_true())
     short_side: Mapped[int]
     width: Mapped[int | None]

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.schemas.common import WebUrl
 
-HexColor = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+HEX_COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+HexColor = Field(default=None, pattern=HEX_COLOR_PATTERN)
 
 
 class Branding(BaseModel):

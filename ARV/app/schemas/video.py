@@ -7,9 +7,11 @@ from app.models.video import (
     JobKind,
     JobStatus,
     PipelineStage,
+    RenditionKind,
     RenditionStatus,
     VideoStatus,
 )
+from app.schemas.chroma_key import ChromaKey
 from app.schemas.common import RequestSchema, ResponseSchema
 
 TITLE_MAX_LENGTH = 200
@@ -29,7 +31,15 @@ class PosterTime(RequestSchema):
 
 
 class RenditionResponse(ResponseSchema):
-    name: str = Field(description="By the short side: `360p`, `720p`, `1080p`...")
+    name: str = Field(
+        description="By the short side: `360p`, `720p`, `1080p`...; `alpha` for the "
+        "stacked-alpha rendition."
+    )
+    kind: RenditionKind = Field(
+        description="`ladder`: a rung players pick from (and an HLS variant). "
+        "`stacked_alpha`: the colour over its alpha matte in one MP4 twice as tall, made "
+        "from the chroma key for WebGL viewers; not in HLS."
+    )
     status: RenditionStatus
     percent: float = Field(description="Encoding progress, 0 to 100.")
     eta_seconds: float | None = Field(description="Estimated seconds left while encoding.")
@@ -80,6 +90,9 @@ class VideoResponse(ResponseSchema):
         description="H.264/AAC already: made playable by copying, in seconds."
     )
     poster_at_seconds: float | None
+    chroma_key: ChromaKey | None = Field(
+        description="The colour keyed out into the stacked-alpha rendition; null: none."
+    )
     playable_at: datetime | None
     ready_at: datetime | None
     created_at: datetime
@@ -106,7 +119,11 @@ class Playback(ResponseSchema):
 class MediaLinks(ResponseSchema):
     expires_at: datetime = Field(description="When every link below stops working.")
     renditions: dict[str, str] = Field(
-        description="Faststart MP4 URL per finished rendition, by name (`720p`)."
+        description="Faststart MP4 URL per finished ladder rendition, by name (`720p`)."
+    )
+    stacked_alpha: str | None = Field(
+        description="The finished stacked-alpha rendition (faststart MP4: colour in the top "
+        "half, alpha as luma in the bottom half), on videos with a chroma key."
     )
     hls: str | None = Field(
         description="The HLS master playlist, on plans with HLS. Served by the API with every "

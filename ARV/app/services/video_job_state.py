@@ -34,6 +34,7 @@ from app.models.video import (
     VideoRendition,
     VideoStatus,
 )
+from app.schemas.chroma_key import ChromaKey
 from app.services import leases
 from app.services.context import SystemActor
 from app.services.object_keys import JobOutputKeys, job_output_prefix
@@ -72,6 +73,7 @@ class SourceFacts:
     max_short_side: int
     cap_short_side: int
     hls: bool
+    chroma_key: ChromaKey | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,7 @@ class JobState:
             max_short_side=limits.max_video_short_side,
             cap_short_side=defaults.max_resolution,
             hls=Feature.HLS in limits.features and defaults.hls_enabled,
+            chroma_key=video.chroma_key,
         )
 
     def renew(self, scope: ScopedService) -> bool:
@@ -427,11 +430,13 @@ def _finished_by(row: VideoRendition, planned: PlannedRendition, job_prefix: str
     return (
         row.status == RenditionStatus.DONE
         and (row.mp4_key or "").startswith(job_prefix)
-        and (row.short_side, row.is_copy) == (planned.short_side, planned.is_copy)
+        and (row.kind, row.short_side, row.is_copy)
+        == (planned.kind, planned.short_side, planned.is_copy)
     )
 
 
 def _reset(row: VideoRendition, planned: PlannedRendition) -> None:
+    row.kind = planned.kind
     row.short_side = planned.short_side
     row.is_copy = planned.is_copy
     row.status = RenditionStatus.WAITING

@@ -23,6 +23,7 @@ from app.background_tasks.names import VIDEO_PURGE_SUPERSEDED
 from app.core.storage import StorageProvider
 from app.models.video import (
     PLAYING_STATUSES,
+    RenditionKind,
     RenditionStatus,
     Video,
     VideoOutputPurge,
@@ -103,6 +104,16 @@ def swap_in_pending(
     scope.db.flush()
     for row in pending:
         row.live = True
+
+
+def drop_renditions_of_kind(
+    scope: ScopedService, video: Video, kind: RenditionKind, purge_after: datetime
+) -> None:
+    """Take the video's renditions of `kind` off the air, and retire their files."""
+    for row in renditions_of(scope, video.id):
+        if row.kind == kind:
+            retire(scope.db, video, rendition_keys(row), purge_after)
+            scope.db.delete(row)
 
 
 def discard_pending(scope: ScopedService, video: Video, job_id: uuid.UUID, now: datetime) -> None:

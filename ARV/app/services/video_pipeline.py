@@ -50,6 +50,8 @@ from app.utils.ffmpeg import (
     output_size,
     probe,
     remux_command,
+    stacked_alpha_command,
+    stacked_alpha_size,
     storyboard,
     thumbnails,
     transcode_command,
@@ -212,7 +214,7 @@ class _JobRun:
 
     # The kinds of job
     def _process(self, source: Path, info: MediaInfo, facts: SourceFacts) -> None:
-        planned = plan_renditions(info, facts.cap_short_side, hls=facts.hls)
+        planned = self._plan(info, facts)
         self.state.decide_in_place(self.job.video_id, facts.outputs)
         self.resumed = self.state.prepare_renditions(self.job.video_id, planned, facts.outputs)
         self._enter(PipelineStage.PLAYABLE)
@@ -228,7 +230,7 @@ class _JobRun:
             self.state.apply_stills(self.job.video_id, self.stills, self._stored_bytes)
 
     def _rendition_again(self, source: Path, info: MediaInfo, facts: SourceFacts) -> None:
-        planned = {p.name: p for p in plan_renditions(info, facts.cap_short_side, hls=facts.hls)}
+        planned = {p.name: p for p in self._plan(info, facts)}
         target = planned.get(self.job.target or "")
         if target is None:
             raise PermanentFailureError(
@@ -247,6 +249,11 @@ class _JobRun:
         self.state.set_poster(self.job.video_id, facts.outputs.poster, self._stored_bytes)
 
     # Steps
+    def _plan(self, info: MediaInfo, facts: SourceFacts) -> list[PlannedRendition]:
+        return plan_renditions(
+            info, facts.cap_short_side, hls=facts.hls, chroma_key=facts.chroma_key
+        )
+
     def _enter(self, stage: PipelineStage) -> SourceFacts:
         self.stage = stage
         return self.state.enter(self.job.video_id, stage)
@@ -282,16 +289,12 @@ class _JobRun:
             video_id, planned.name, status=RenditionStatus.ENCODING, started_at=utcnow()
         )
         mp4 = self.work / f"{planned.name}.mp4"
-        if planned.rung is None:
-            argv = remux_command(source, mp4, info, self.ffmpeg)
-            width, height = info.display_width, info.display_height
-        else:
-            argv = transcode_command(source, mp4, info, planned.rung, self.ffmpeg, FAST_PRESET)
-            width, height = output_size(info, planned.rung)
+        argv, (width, height) = self._encoding(source, mp4, info, planned)
         self.watched.run(argv, info.duration, planned.name)
         mp4_key = facts.outputs.rendition_mp4(planned.name)
         self.storage.put_file(mp4_key, mp4, "video/mp4")
-        variant, hls_bytes = self._hls(mp4, planned.name, facts) if facts.hls else (None, 0)
+        in_hls = facts.hls and planned.in_hls
+        variant, hls_bytes = self._hls(mp4, planned.name, facts) if in_hls else (None, 0)
         size = mp4.stat().st_size
         self.state.update_rendition(
             video_id,
@@ -309,9 +312,24 @@ class _JobRun:
             hls_variant=jsonable(asdict(variant)) if variant else None,
             finished_at=utcnow(),
         )
-        if facts.hls and self.state.in_place:
+        if in_hls and self.state.in_place:
             self.state.point_at_master(video_id, self._write_master_playlist(facts))
         mp4.unlink(missing_ok=True)
+
+    def _encoding(
+        self, source: Path, mp4: Path, info: MediaInfo, planned: PlannedRendition
+    ) -> tuple[list[str], tuple[int, int]]:
+        """The ffmpeg command that makes the rendition, and the picture size it makes."""
+        if planned.rung is None:
+            argv = remux_command(source, mp4, info, self.ffmpeg)
+            return argv, (info.display_width, info.display_height)
+        if planned.chroma_key is not None:
+            argv = stacked_alpha_command(
+                source, mp4, info, planned.rung, planned.chroma_key, self.ffmpeg, FAST_PRESET
+            )
+            return argv, stacked_alpha_size(info, planned.rung)
+        argv = transcode_command(source, mp4, info, planned.rung, self.ffmpeg, FAST_PRESET)
+        return argv, output_size(info, planned.rung)
 
     def _hls(self, mp4: Path, name: str, facts: SourceFacts) -> tuple[HlsVariant, int]:
         """The variant's master-playlist entry, and the bytes its files take in storage."""

@@ -2,7 +2,16 @@
 
 from dataclasses import dataclass
 
-from app.utils.ffmpeg import MediaInfo, Rung, is_standard, keyframes_fit_segments, ladder_for
+from app.models.video import RenditionKind
+from app.schemas.chroma_key import ChromaKey
+from app.utils.ffmpeg import (
+    MediaInfo,
+    Rung,
+    is_standard,
+    keyframes_fit_segments,
+    ladder_for,
+    stacked_alpha_rung,
+)
 
 PLAYABLE_FIRST_SHORT_SIDE = 720
 
@@ -12,15 +21,40 @@ class PlannedRendition:
     name: str
     short_side: int
     rung: Rung | None  # None: the source's streams are copied, not encoded
+    # The stacked-alpha rendition keys this colour out; a ladder rung has none.
+    chroma_key: ChromaKey | None = None
 
     @property
     def is_copy(self) -> bool:
         return self.rung is None
 
+    @property
+    def kind(self) -> RenditionKind:
+        return RenditionKind.LADDER if self.chroma_key is None else RenditionKind.STACKED_ALPHA
+
+    @property
+    def in_hls(self) -> bool:
+        """Ladder rungs are HLS variants; the stacked-alpha rendition is a WebGL texture."""
+        return self.kind == RenditionKind.LADDER
+
 
 def plan_renditions(
-    info: MediaInfo, cap_short_side: int, *, hls: bool = True
+    info: MediaInfo,
+    cap_short_side: int,
+    *,
+    hls: bool = True,
+    chroma_key: ChromaKey | None = None,
 ) -> list[PlannedRendition]:
+    """The ladder, playable-first rendition first, then the stacked-alpha rendition when the
+    video has a chroma key."""
+    ladder = _plan_ladder(info, cap_short_side, hls=hls)
+    if chroma_key is None:
+        return ladder
+    rung = stacked_alpha_rung(info, cap_short_side)
+    return [*ladder, PlannedRendition(rung.name, rung.short_side, rung, chroma_key)]
+
+
+def _plan_ladder(info: MediaInfo, cap_short_side: int, *, hls: bool) -> list[PlannedRendition]:
     """The ladder, playable-first rendition first. A standard source is copied as its own
     top rung if its keyframes cut into HLS segments of the advertised length (or no HLS is
     made); otherwise the first is the 720p rung (or the largest below the source)."""

@@ -1,6 +1,6 @@
 """Videos as company members see them: create from an uploaded file, follow processing
 (status, stage, per-rendition progress, place in the queue), cancel, re-process,
-re-encode one rendition, pick the poster frame, delete."""
+re-encode one rendition, pick the poster frame, key out a green screen, delete."""
 
 import uuid
 from dataclasses import dataclass
@@ -34,21 +34,24 @@ from app.models.video import (
     JobKind,
     JobStatus,
     PipelineStage,
+    RenditionKind,
     RenditionStatus,
     Video,
     VideoJob,
     VideoRendition,
     VideoStatus,
 )
+from app.schemas.chroma_key import ChromaKey
 from app.schemas.company_settings import VideoDefaults
 from app.services.media_delivery import MediaDelivery
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.publishing_service import refuse_deleting_a_published_video
 from app.services.storage_usage import FileUse
 from app.services.tenant import ScopedService, StorageTenantService
-from app.services.video_outputs import discard_pending
+from app.services.video_outputs import discard_pending, drop_renditions_of_kind
 from app.services.video_schedule_service import remove_video_from_schedules
 from app.utils.clock import utcnow
+from app.utils.ffmpeg import STACKED_ALPHA_NAME
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,7 @@ class VideoDetail:
 class MediaLinks:
     expires_at: datetime
     renditions: dict[str, str]
+    stacked_alpha: str | None
     hls: str | None
     poster: str | None
     thumbnails: list[str]
@@ -88,14 +92,7 @@ def new_job(
     Every transaction that changes a video's jobs locks the video's row first (callers
     here, the pipeline through `lock_job`): job requests for one video take turns, and one
     never waits on another's job row while holding what that one needs (a deadlock)."""
-    db.execute(select(Video.id).where(Video.id == video.id).with_for_update())
-    active = db.scalar(
-        select(VideoJob.id).where(
-            VideoJob.video_id == video.id, VideoJob.status.in_(ACTIVE_JOB_STATUSES)
-        )
-    )
-    if active is not None:
-        raise VideoBusyError(details={"job_id": str(active)})
+    lock_idle(db, video)
     task_id = str(uuid.uuid4())
     job = VideoJob(
         company_id=video.company_id,
@@ -114,6 +111,18 @@ def new_job(
         raise VideoBusyError() from error
     enqueue_after_commit(db, VIDEO_RUN_JOB, [str(job.id)], queue=QUEUE_MEDIA, task_id=task_id)
     return job
+
+
+def lock_idle(db: Session, video: Video) -> None:
+    """Lock the video's row; `VideoBusyError` while a job is queued or running for it."""
+    db.execute(select(Video.id).where(Video.id == video.id).with_for_update())
+    active = db.scalar(
+        select(VideoJob.id).where(
+            VideoJob.video_id == video.id, VideoJob.status.in_(ACTIVE_JOB_STATUSES)
+        )
+    )
+    if active is not None:
+        raise VideoBusyError(details={"job_id": str(active)})
 
 
 class VideoService(StorageTenantService):
@@ -157,7 +166,7 @@ class VideoService(StorageTenantService):
             self.db.scalars(
                 self.scoped(VideoRendition)
                 .where(VideoRendition.video_id == video.id)
-                .order_by(VideoRendition.short_side)
+                .order_by(VideoRendition.short_side, VideoRendition.kind)
             )
         )
         return VideoDetail(
@@ -186,13 +195,31 @@ class VideoService(StorageTenantService):
     def reprocess(self, video_id: uuid.UUID) -> VideoDetail:
         """A video that plays keeps playing what it has until the new set is complete."""
         video = self.get(video_id, for_update=True)
-        if video.status not in PLAYING_STATUSES:
-            video.status = VideoStatus.UPLOADED
-        video.stage = PipelineStage.QUEUED
-        video.failure_reason = None
-        video.failed_stage = None
-        new_job(self.db, video, JobKind.PROCESS, self.settings)
+        self._process_again(video)
         self._audit("video.reprocessed", video)
+        return self.detail(video_id)
+
+    def set_chroma_key(self, video_id: uuid.UUID, chroma_key: ChromaKey) -> VideoDetail:
+        """Key the colour out into a stacked-alpha rendition. A video that plays gets that one
+        rendition (re)built, and keeps playing meanwhile, its old alpha rendition included;
+        any other is processed again, the alpha rendition with the rest."""
+        video = self.get(video_id, for_update=True)
+        video.chroma_key = chroma_key
+        if video.status in PLAYING_STATUSES:
+            new_job(self.db, video, JobKind.RENDITION, self.settings, target=STACKED_ALPHA_NAME)
+        else:
+            self._process_again(video)
+        self._audit("video.chroma_key_set", video)
+        return self.detail(video_id)
+
+    def remove_chroma_key(self, video_id: uuid.UUID) -> VideoDetail:
+        """No more keying: the stacked-alpha rendition goes off the air at once, its files
+        once every link to them has expired."""
+        video = self.get(video_id, for_update=True)
+        lock_idle(self.db, video)
+        video.chroma_key = None
+        drop_renditions_of_kind(self, video, RenditionKind.STACKED_ALPHA, self._links_expire_at())
+        self._audit("video.chroma_key_removed", video)
         return self.detail(video_id)
 
     def reencode(self, video_id: uuid.UUID, rendition_name: str) -> VideoDetail:
@@ -235,19 +262,28 @@ class VideoService(StorageTenantService):
         track go through the API, which signs the references inside them."""
         result = self.detail(video_id)
         video = result.video
-        expires_at = utcnow() + timedelta(seconds=self.settings.STORAGE_URL_TTL_SECONDS)
+        expires_at = self._links_expire_at()
         delivery = MediaDelivery(self.storage, self.settings)
 
         def link(key: str) -> str:
             return delivery.link(key, int(expires_at.timestamp()))
 
+        done = [r for r in result.renditions if r.status == RenditionStatus.DONE]
         return MediaLinks(
             expires_at=expires_at,
             renditions={
                 r.name: link(r.mp4_key)
-                for r in result.renditions
-                if r.status == RenditionStatus.DONE and r.mp4_key
+                for r in done
+                if r.kind == RenditionKind.LADDER and r.mp4_key
             },
+            stacked_alpha=next(
+                (
+                    link(r.mp4_key)
+                    for r in done
+                    if r.kind == RenditionKind.STACKED_ALPHA and r.mp4_key
+                ),
+                None,
+            ),
             hls=link(video.hls_master_key) if video.hls_master_key else None,
             poster=link(video.poster_key) if video.poster_key else None,
             thumbnails=[link(key) for key in video.thumbnail_keys],
@@ -270,6 +306,19 @@ class VideoService(StorageTenantService):
         enqueue_after_commit(
             self.db, VIDEO_PURGE_OUTPUTS, [str(video.id)], queue=QUEUE_DEFAULT, countdown=60
         )
+
+    def _process_again(self, video: Video) -> None:
+        """Queue a whole processing job; a video that plays keeps playing meanwhile."""
+        if video.status not in PLAYING_STATUSES:
+            video.status = VideoStatus.UPLOADED
+        video.stage = PipelineStage.QUEUED
+        video.failure_reason = None
+        video.failed_stage = None
+        new_job(self.db, video, JobKind.PROCESS, self.settings)
+
+    def _links_expire_at(self) -> datetime:
+        """When links handed out now expire: files replaced now may go after that."""
+        return utcnow() + timedelta(seconds=self.settings.STORAGE_URL_TTL_SECONDS)
 
     def _active_job(self, video: Video) -> VideoJob | None:
         job: VideoJob | None = self.db.scalar(

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, Protocol, cast
 
 import ffmpeg
 
@@ -29,6 +29,7 @@ from app.utils.media_probe import (
     FORMAT_WHITELIST,
     HLS_SEGMENT_SECONDS,
     MAX_FPS,
+    STACKED_ALPHA_NAME,
     MediaError,
     MediaInfo,
     Rung,
@@ -38,6 +39,8 @@ from app.utils.media_probe import (
     ladder_for,
     media_info_from_ffprobe,
     output_size,
+    stacked_alpha_rung,
+    stacked_alpha_size,
     with_keyframes,
 )
 from app.utils.sniff import SNIFF_BYTES, VIDEO_TYPES, sniff_content_type
@@ -45,6 +48,8 @@ from app.utils.subprocesses import kill_group, popen_isolated
 
 # The pipeline's one import point: the probe model and ladder decisions are re-exported.
 __all__ = [
+    "STACKED_ALPHA_NAME",
+    "ChromaKeying",
     "FfmpegCancelled",
     "FfmpegConfig",
     "FfmpegTimeout",
@@ -67,6 +72,9 @@ __all__ = [
     "probe_command",
     "remux_command",
     "run",
+    "stacked_alpha_command",
+    "stacked_alpha_rung",
+    "stacked_alpha_size",
     "storyboard",
     "thumbnails",
     "transcode_command",
@@ -454,10 +462,92 @@ def transcode_command(
     rotation: its stored size is the displayed size."""
     width, height = output_size(info, rung)
     source = _media_input(src)
+    video = _sized_video(source, info, width, height)
+    return _h264_mp4_command(source, video, dst_mp4, info, rung, config, preset)
+
+
+class ChromaKeying(Protocol):
+    """What keys a colour out: `color` as "#RRGGBB", `similarity` (0.01 to 1: how far from
+    the colour still counts as it) and `blend` (0 to 1: how soft the matte's edges are)."""
+
+    @property
+    def color(self) -> str: ...
+
+    @property
+    def similarity(self) -> float: ...
+
+    @property
+    def blend(self) -> float: ...
+
+
+def stacked_alpha_command(
+    src: Path,
+    dst_mp4: Path,
+    info: MediaInfo,
+    rung: Rung,
+    keying: ChromaKeying,
+    config: FfmpegConfig,
+    preset: str = "veryfast",
+) -> list[str]:
+    """Key a colour out of the video into one H.264 MP4 twice as tall (`stacked_alpha_size`):
+    the colour picture on top, its spill of a green or blue key suppressed (`despill`), and
+    below it the alpha matte as grey (255 opaque, 0 transparent). Encoded as a rung of the
+    ladder is; a WebGL viewer composites the two halves in a shader."""
+    width, stacked_height = stacked_alpha_size(info, rung)
+    source = _media_input(src)
+    keyed = (
+        _sized_video(source, info, width, stacked_height // 2)
+        .filter("format", "yuva444p")
+        .filter(
+            "chromakey",
+            color=keying.color.replace("#", "0x"),
+            similarity=keying.similarity,
+            blend=keying.blend,
+        )
+        .split()
+    )
+    colour = keyed[0]
+    spill = _spill_type(keying.color)
+    if spill is not None:
+        colour = colour.filter("despill", type=spill)
+    matte = keyed[1].filter("alphaextract")
+    stacked = ffmpeg.filter(
+        [colour.filter("format", "yuv420p"), matte.filter("format", "yuv420p")], "vstack"
+    )
+    return _h264_mp4_command(source, stacked, dst_mp4, info, rung, config, preset)
+
+
+def _spill_type(color: str) -> str | None:
+    """The `despill` type for a key colour: green or blue when that channel dominates it;
+    None (no despill) for any other colour."""
+    red, green, blue = (int(color[index : index + 2], 16) for index in (1, 3, 5))
+    if green > max(red, blue):
+        return "green"
+    if blue > max(red, green):
+        return "blue"
+    return None
+
+
+def _sized_video(source: Any, info: MediaInfo, width: int, height: int) -> Any:
+    """The source's video stream, upright (autorotate), at most `MAX_FPS`, scaled to
+    `width` x `height` with square pixels."""
     video = source[_VIDEO]
     if info.fps > MAX_FPS:
         video = video.filter("fps", MAX_FPS)
-    video = video.filter("scale", width, height).filter("setsar", 1)
+    return video.filter("scale", width, height).filter("setsar", 1)
+
+
+def _h264_mp4_command(
+    source: Any,
+    video: Any,
+    dst_mp4: Path,
+    info: MediaInfo,
+    rung: Rung,
+    config: FfmpegConfig,
+    preset: str,
+) -> list[str]:
+    """`video` encoded at the rung's quality with the source's audio into a faststart MP4
+    without the source's metadata."""
     options: dict[str, object] = {
         "c:v": "libx264",
         "preset": preset,

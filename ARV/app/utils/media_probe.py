@@ -311,12 +311,55 @@ def _rung_at(short_side: int) -> Rung:
 
 def output_size(info: MediaInfo, rung: Rung) -> tuple[int, int]:
     """The displayed (post-rotation) width and height of a rung, aspect kept, both even."""
+    return _picture_size(info, rung.short_side)
+
+
+def _picture_size(info: MediaInfo, short_side: int) -> tuple[int, int]:
     width, height = info.display_width, info.display_height
     if width <= height:
-        return rung.short_side, even_length(height * rung.short_side / width)
-    return even_length(width * rung.short_side / height), rung.short_side
+        return short_side, even_length(height * short_side / width)
+    return even_length(width * short_side / height), short_side
 
 
 def even_length(length: float) -> int:
     """Encoders need 4:2:0 pictures with even dimensions."""
     return max(2, round(length / 2) * 2)
+
+
+# A stacked-alpha rendition: the colour picture over its alpha matte, one frame twice as tall.
+STACKED_ALPHA_NAME = "alpha"
+STACKED_ALPHA_MAX_SHORT_SIDE = 720
+# H.264 level 4.1, which every phone decodes in hardware: at most 8192 macroblocks (16x16
+# pixels) a frame, and no side longer than sqrt(8 x 8192) = 256 macroblocks (4096 pixels).
+H264_MAX_FRAME_MACROBLOCKS = 8192
+H264_MAX_SIDE_MACROBLOCKS = 256
+
+
+def stacked_alpha_rung(info: MediaInfo, cap_short_side: int) -> Rung:
+    """The stacked-alpha rendition's rung: its colour picture's short side, at most 720, the
+    company's cap and the source's, lowered until the stacked frame fits H.264 level 4.1;
+    encoded at twice the bitrate of a ladder rung of that size (the frame is twice as tall)."""
+    short_side = max(2, min(STACKED_ALPHA_MAX_SHORT_SIDE, cap_short_side, info.short_side) // 2 * 2)
+    while short_side > 2 and not _fits_h264_level(*_stacked_size(info, short_side)):
+        short_side -= 2
+    colour = _rung_at(short_side)
+    return Rung(STACKED_ALPHA_NAME, short_side, 2 * colour.video_kbps, colour.audio_kbps)
+
+
+def stacked_alpha_size(info: MediaInfo, rung: Rung) -> tuple[int, int]:
+    """The stacked frame's width and height: the colour picture (sized as a ladder rung, aspect
+    kept, both even) over the matte of the same size."""
+    return _stacked_size(info, rung.short_side)
+
+
+def _stacked_size(info: MediaInfo, short_side: int) -> tuple[int, int]:
+    width, height = _picture_size(info, short_side)
+    return width, 2 * height
+
+
+def _fits_h264_level(width: int, height: int) -> bool:
+    columns, rows = math.ceil(width / 16), math.ceil(height / 16)
+    return (
+        columns * rows <= H264_MAX_FRAME_MACROBLOCKS
+        and max(columns, rows) <= H264_MAX_SIDE_MACROBLOCKS
+    )

@@ -79,6 +79,34 @@ def _set_display_rotation(src: Path, dst: Path, clockwise_degrees: int) -> None:
     ffmpeg("-i", str(src), "-c", "copy", "-metadata:s:v:0", f"rotate={tag}", str(dst))
 
 
+# Where the subject of `make_green_screen_clip` stands in the first frame: a white square
+# (left, top, side) with a red square over its middle half.
+GREEN_SCREEN_SUBJECT = (40, 70, 100)
+
+
+def make_green_screen_clip(
+    path: Path, *, width: int = 320, height: int = 240, seconds: float = 2.0
+) -> Path:
+    """A subject filmed on a green screen: `GREEN_SCREEN_SUBJECT` moving right by 40 px a
+    second over pure green (#00FF00), with a 440 Hz tone; H.264/AAC."""
+    left, top, side = GREEN_SCREEN_SUBJECT
+    inner = side // 2
+    source = f"s={width}x{height}:r=25:d={seconds}"
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"color=c=0x00FF00:{source}"),
+        *("-f", "lavfi", "-i", f"color=c=white:s={side}x{side}:r=25:d={seconds}"),
+        *("-f", "lavfi", "-i", f"color=c=red:s={inner}x{inner}:r=25:d={seconds}"),
+        *("-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"),
+        "-filter_complex",
+        f"[1][2]overlay={inner // 2}:{inner // 2}[subject];"
+        f"[0][subject]overlay=x='{left}+40*t':y={top}:shortest=1[v]",
+        *("-map", "[v]", "-map", "3:a"),
+        *("-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"),
+        str(path),
+    )
+    return path
+
+
 def make_non_standard_clip(path: Path, *, width: int = 320, height: int = 240) -> Path:
     """HEVC if this ffmpeg can encode it, otherwise MPEG-4 Part 2: neither is copied as is."""
     vcodec = "libx265" if has_encoder("libx265") else "mpeg4"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.schemas.chroma_key import ChromaKey
 from app.utils.ffmpeg import (
     KEYFRAME_SECONDS,
     FfmpegCancelled,
@@ -33,6 +34,8 @@ from app.utils.ffmpeg import (
     probe_command,
     remux_command,
     run,
+    stacked_alpha_command,
+    stacked_alpha_rung,
     storyboard,
     thumbnails,
     transcode_command,
@@ -308,6 +311,9 @@ def _commands(clips: Clips, tmp_path: Path) -> list[list[str]]:
     return [
         remux_command(src, tmp_path / "copy.mp4", info, CONFIG),
         transcode_command(src, tmp_path / "out.mp4", info, ladder_for(info)[0], CONFIG),
+        stacked_alpha_command(
+            src, tmp_path / "alpha.mp4", info, stacked_alpha_rung(info, 720), ChromaKey(), CONFIG
+        ),
         hls_command(src, tmp_path, CONFIG),
         probe_command(src, CONFIG),
     ]
@@ -354,6 +360,40 @@ def test_transcode_turns_a_phone_clip_upright(clips: Clips, tmp_path: Path) -> N
     counterclockwise = gray_frame(clips.rotated_phone, "transpose=cclock", autorotate=False)
     assert mean_difference(produced, clockwise) < 10
     assert mean_difference(produced, counterclockwise) > 30
+
+
+def stacked_alpha_graph(clips: Clips, tmp_path: Path, color: str) -> str:
+    info = probe(clips.landscape_h264_audio, CONFIG)
+    key = ChromaKey(color=color, similarity=0.2, blend=0.1)
+    rung = stacked_alpha_rung(info, 720)
+    argv = stacked_alpha_command(
+        clips.landscape_h264_audio, tmp_path / "alpha.mp4", info, rung, key, CONFIG
+    )
+    return argv[argv.index("-filter_complex") + 1]
+
+
+def test_stacked_alpha_keys_the_colour_then_stacks_colour_over_matte(
+    clips: Clips, tmp_path: Path
+) -> None:
+    graph = stacked_alpha_graph(clips, tmp_path, "#00ff00")
+    assert "scale=320:240" in graph
+    assert "chromakey=blend=0.1:color=0x00FF00:similarity=0.2" in graph
+    assert graph.index("despill=type=green") < graph.index("vstack")
+    assert graph.index("alphaextract") < graph.index("vstack")
+
+
+@pytest.mark.parametrize(
+    ("color", "despill"),
+    [("#0000FF", "despill=type=blue"), ("#20C040", "despill=type=green"), ("#FF00FF", None)],
+)
+def test_stacked_alpha_suppresses_the_spill_of_green_and_blue_screens_only(
+    clips: Clips, tmp_path: Path, color: str, despill: str | None
+) -> None:
+    graph = stacked_alpha_graph(clips, tmp_path, color)
+    if despill is None:
+        assert "despill" not in graph
+    else:
+        assert despill in graph
 
 
 def test_remux_copies_the_streams_and_keeps_the_rotation(clips: Clips, tmp_path: Path) -> None:

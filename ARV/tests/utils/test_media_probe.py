@@ -1,7 +1,8 @@
-"""The pure side of media handling: reading ffprobe's report, the stream-copy decision and
-the rendition ladder."""
+"""The pure side of media handling: reading ffprobe's report, the stream-copy decision,
+the rendition ladder and the stacked-alpha rendition's size."""
 
 import json
+import math
 from dataclasses import asdict, replace
 from fractions import Fraction
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import pytest
 
 from app.utils.media_probe import (
+    H264_MAX_FRAME_MACROBLOCKS,
+    H264_MAX_SIDE_MACROBLOCKS,
     HLS_SEGMENT_SECONDS,
     LADDER,
     SEGMENT_TOLERANCE_SECONDS,
@@ -19,6 +22,8 @@ from app.utils.media_probe import (
     ladder_for,
     media_info_from_ffprobe,
     output_size,
+    stacked_alpha_rung,
+    stacked_alpha_size,
     with_keyframes,
 )
 
@@ -321,3 +326,42 @@ def test_the_spacing_is_stored_as_plain_json_numbers() -> None:
     stored = json.loads(json.dumps(asdict(info), default=str))
     assert stored["keyframe_interval"] == 8.333333
     assert stored["segment_keyframe_lag"] == 4.666667
+
+
+# The stacked-alpha rendition
+def stacked(info: MediaInfo, cap_short_side: int = 1080) -> tuple[int, int]:
+    return stacked_alpha_size(info, stacked_alpha_rung(info, cap_short_side))
+
+
+@pytest.mark.parametrize(
+    ("info", "cap", "size"),
+    [
+        (sized(320, 240), 1080, (320, 480)),
+        (sized(1920, 1080), 1080, (1280, 1440)),
+        (sized(1920, 1080), 360, (640, 720)),
+        (sized(1080, 1920), 1080, (720, 2560)),
+        (sized(1920, 1080, rotation=90), 1080, (720, 2560)),
+        (sized(160, 90), 1080, (160, 180)),
+    ],
+)
+def test_the_stacked_colour_keeps_its_aspect_with_its_short_side_at_most_720(
+    info: MediaInfo, cap: int, size: tuple[int, int]
+) -> None:
+    assert stacked(info, cap) == size
+
+
+@pytest.mark.parametrize("info", [sized(2560, 1080), sized(720, 5000), sized(1080, 1080)])
+def test_the_stacked_frame_fits_h264_level_4_1(info: MediaInfo) -> None:
+    width, height = stacked(info)
+    columns, rows = math.ceil(width / 16), math.ceil(height / 16)
+    assert columns * rows <= H264_MAX_FRAME_MACROBLOCKS
+    assert max(columns, rows) <= H264_MAX_SIDE_MACROBLOCKS
+    assert width % 2 == 0
+    assert height % 4 == 0
+    colour_aspect = width / (height / 2)
+    assert colour_aspect == pytest.approx(info.display_width / info.display_height, rel=0.01)
+
+
+def test_the_stacked_frame_gets_twice_the_bitrate_of_its_colour_rung() -> None:
+    rung = stacked_alpha_rung(PLAIN_HD, 1080)
+    assert (rung.name, rung.short_side, rung.video_kbps) == ("alpha", 720, 2 * 2500)

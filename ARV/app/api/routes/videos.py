@@ -1,6 +1,7 @@
 """Videos: made from an uploaded file, processed by the media workers into an H.264/AAC
 ladder (MP4 with faststart, and HLS on plans that include it), poster, thumbnails and
-a storyboard. Progress is visible per rendition, with the job's place in the queue."""
+a storyboard, and a stacked-alpha rendition when a chroma key is set. Progress is visible
+per rendition, with the job's place in the queue."""
 
 import uuid
 from datetime import date
@@ -26,6 +27,7 @@ from app.core.exceptions import (
 )
 from app.core.permissions import Action
 from app.models.video import VideoStatus
+from app.schemas.chroma_key import ChromaKey
 from app.schemas.common import Page
 from app.schemas.video import (
     TITLE_MAX_LENGTH,
@@ -186,6 +188,38 @@ def set_poster(
     return _detail(videos.set_poster_time(video_id, body.at_seconds))
 
 
+@router.put(
+    f"{VIDEO}/chroma-key",
+    summary="Key out a green screen into a stacked-alpha rendition",
+    description="Sets the colour to key out (green by default) and queues the stacked-alpha "
+    "rendition: one H.264 MP4 with the colour in the top half and the alpha as luma in the "
+    "bottom half. A video that plays keeps playing, its current alpha rendition included, "
+    "until the new one replaces it; a video that does not play is processed again.",
+)
+@raises(NotFoundError, VideoBusyError)
+def set_chroma_key(
+    video_id: VideoId,
+    body: ChromaKey,
+    videos: VideoWriter,
+) -> VideoDetailResponse:
+    return _detail(videos.set_chroma_key(video_id, body))
+
+
+@router.delete(
+    f"{VIDEO}/chroma-key",
+    summary="Stop keying out a colour",
+    description="Removes the chroma key; the stacked-alpha rendition goes at once (its files "
+    "once every link handed out has expired). Removing a key the video does not have changes "
+    "nothing.",
+)
+@raises(NotFoundError, VideoBusyError)
+def remove_chroma_key(
+    video_id: VideoId,
+    videos: VideoWriter,
+) -> VideoDetailResponse:
+    return _detail(videos.remove_chroma_key(video_id))
+
+
 @router.get(
     f"{VIDEO}/media-links",
     summary="Short-lived URLs of the finished outputs",
@@ -195,8 +229,8 @@ def media_links(
     video_id: VideoId,
     videos: VideoReader,
 ) -> MediaLinks:
-    """Signed URLs of the MP4 renditions, the HLS master playlist, the poster, thumbnails and
-    storyboard, valid for a short time."""
+    """Signed URLs of the MP4 renditions, the stacked-alpha rendition, the HLS master
+    playlist, the poster, thumbnails and storyboard, valid for a short time."""
     links = videos.media_links(video_id)
     return MediaLinks.model_validate(links, from_attributes=True)
 
