@@ -179,7 +179,6 @@ def upgrade() -> None:
             ["video_id"],
             ["videos.id"],
             name=op.f("fk_ar_content_version_videos_video_id_videos"),
-            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint(
             "version_id", "video_id", name=op.f("pk_ar_content_version_videos")

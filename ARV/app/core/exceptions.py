@@ -664,3 +664,10 @@ class MarkerNotRetryableError(ConflictError):
     fixed and uploaded again."""
 
     code = "marker_not_retryable"
+
+
+class ContentPublishedError(ConflictError):
+    """Deleting a published AR content: unpublish it first (`details.content_id`)."""
+
+    code = "content_published"
+    default_message = "This AR content is published; unpublish it before deleting it."

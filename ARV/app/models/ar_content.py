@@ -117,6 +117,8 @@ class ARContentVersionVideo(TenantOwned, Base):
     version_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("ar_content_versions.id", ondelete="CASCADE"), primary_key=True
     )
+    # No cascade: a video a version plays is never removed from under it (deleting a
+    # company removes both in one statement, which the default NO ACTION allows).
     video_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("videos.id"), primary_key=True, index=True
     )

@@ -8,14 +8,10 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from app.schemas.common import RequestSchema
+from app.schemas.company_settings import HEX_COLOR_PATTERN
 
 HexColour = Annotated[
-    str,
-    Field(
-        pattern=r"^#[0-9A-Fa-f]{6}$",
-        description="`#RRGGBB`.",
-        examples=["#00FF00"],
-    ),
+    str, Field(pattern=HEX_COLOR_PATTERN, description="`#RRGGBB`.", examples=["#00FF00"])
 ]
 
 
@@ -62,11 +58,12 @@ class NoTransparency(RequestSchema):
 
 
 class ChromaKey(RequestSchema):
-    """Keyed in the viewer's shader: pixels within `similarity` of `colour` turn
-    transparent, with `smoothness` feathering the edge."""
+    """Keyed in the viewer's shader: pixels within `similarity` of `color` turn
+    transparent, with `smoothness` feathering the edge. (To key on the server instead, set
+    the video's chroma key and use `alpha`.)"""
 
     mode: Literal["chroma_key"]
-    colour: HexColour = "#00FF00"
+    color: HexColour = "#00FF00"
     similarity: float = Field(default=0.4, ge=0.01, le=1)
     smoothness: float = Field(default=0.08, ge=0, le=1)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.core.exceptions import ARContentLimitError, ContentArchivedError
+from app.core.exceptions import ARContentLimitError, ContentArchivedError, ContentPublishedError
 from app.models.ar_content import ARContent, ContentStatus
 from app.models.company import Company
 from app.models.project import Project
@@ -57,7 +57,10 @@ class ARContentService(ProjectScopedService):
         return content
 
     def delete(self, content_id: uuid.UUID) -> None:
-        content = self.get(content_id, for_update=True)
+        """Refused while published: taking a content off the air is `content.publish`'s."""
+        content = self.writable(content_id)
+        if content.status is ContentStatus.PUBLISHED:
+            raise ContentPublishedError(details={"content_id": str(content.id)})
         content.soft_delete()
         self._audit("ar_content.deleted", content)
 

@@ -13,6 +13,7 @@ from app.api.routes.projects import PROJECT
 from app.core.exceptions import (
     ARContentLimitError,
     ContentArchivedError,
+    ContentPublishedError,
     NotFoundError,
     ScheduleFullError,
     ScheduleOverlapError,
@@ -108,9 +109,10 @@ def update_ar_content(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an AR content",
 )
-@raises(NotFoundError)
+@raises(NotFoundError, ContentArchivedError, ContentPublishedError)
 def delete_ar_content(content_id: ContentId, contents: ContentsWriter) -> None:
-    """Soft delete: from now on the content answers 404."""
+    """Soft delete: from now on the content answers 404. Refused while it is published
+    (unpublish it first) or archived (read-only)."""
     contents.delete(content_id)
 
 
