@@ -10,11 +10,8 @@ from celery import Task
 from app.background_tasks.celery_app import celery_app
 from app.background_tasks.names import MARKER_PROCESS, MARKER_WATCHDOG, QUEUE_MEDIA
 from app.core.config import get_settings
-from app.core.database import get_session_factory, session_scope
+from app.core.database import get_session_factory
 from app.core.storage import get_storage
-from app.core.task_queue import enqueue_after_commit
-from app.models.marker import Marker
-from app.services.leases import recover_expired
 from app.services.marker_processing import MarkerProcessor
 from app.utils.clock import utcnow
 
@@ -38,15 +35,7 @@ def process(self: Task[Any, Any], marker_id: str) -> str:
 @celery_app.task(name=MARKER_WATCHDOG)
 def watchdog() -> dict[str, int]:
     """Re-queue markers whose worker died (lease expired); fail those out of attempts."""
-    with session_scope() as db:
-        recovery = recover_expired(db, Marker, utcnow())
-        for marker_id, task_id in recovery.requeued:
-            enqueue_after_commit(
-                db, MARKER_PROCESS, [str(marker_id)], queue=QUEUE_MEDIA, task_id=task_id
-            )
-    processor = _processor()
-    failed = sum(processor.give_up(marker_id) for marker_id in recovery.exhausted)
-    counts = {"requeued": len(recovery.requeued), "failed": failed}
+    counts = _processor().recover_lost(utcnow())
     if any(counts.values()):
         logger.warning("marker watchdog acted", extra=counts)
     return counts

@@ -10,16 +10,19 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.background_tasks.names import MARKER_PROCESS
+from app.background_tasks.names import MARKER_PROCESS, QUEUE_MEDIA
 from app.core.config import Settings
 from app.core.database import session_scope
 from app.core.storage import StorageError, StorageProvider
+from app.core.task_queue import enqueue_after_commit
 from app.models.ar_content import ARContent
 from app.models.marker import Marker, MarkerStatus
+from app.models.project import Project
 from app.models.storage import StoredFile
 from app.services import leases
 from app.services.object_keys import MarkerKeys
@@ -61,13 +64,33 @@ class Processed:
     seconds: dict[str, float]
 
 
+class TargetCompiler(Protocol):
+    """What compiles a normalised marker into a MindAR target: `compile_mind_target` (the
+    marker tests pass one that compiles each distinct image once)."""
+
+    def __call__(
+        self,
+        image_jpeg: bytes,
+        *,
+        timeout_seconds: float,
+        memory_limit_mb: int,
+        node_binary: str | None = None,
+    ) -> CompiledTarget: ...
+
+
 class MarkerProcessor:
     def __init__(
-        self, sessions: sessionmaker[Session], storage: StorageProvider, settings: Settings
+        self,
+        sessions: sessionmaker[Session],
+        storage: StorageProvider,
+        settings: Settings,
+        *,
+        compiler: TargetCompiler = compile_mind_target,
     ) -> None:
         self.sessions = sessions
         self.storage = storage
         self.settings = settings
+        self.compiler = compiler
 
     def run(self, marker_id: uuid.UUID, task_id: str) -> Outcome:
         claimed = self._claim(marker_id, task_id)
@@ -75,13 +98,26 @@ class MarkerProcessor:
             return Outcome("skipped")
         try:
             processed = self._process(claimed)
+            finished = self._store_and_finish(claimed, task_id, processed)
         except MarkerImageRejected as rejected:
             self._reject(claimed, task_id, rejected)
             return Outcome("rejected")
         except (MindCompileError, StorageError, OSError) as error:
             return self._retry_or_fail(claimed, task_id, str(error))
-        self._store_and_finish(claimed, task_id, processed)
-        return Outcome("ready")
+        # Lost: the lease ran out meanwhile, and the marker is another delivery's.
+        return Outcome("ready" if finished else "lost")
+
+    def recover_lost(self, now: datetime) -> dict[str, int]:
+        """The watchdog: re-send markers whose worker died (their lease ran out before
+        `now`), and fail those with no attempt left, with the last error."""
+        with session_scope(self.sessions) as db:
+            recovery = leases.recover_expired(db, Marker, now)
+            for marker_id, task_id in recovery.requeued:
+                enqueue_after_commit(
+                    db, MARKER_PROCESS, [str(marker_id)], queue=QUEUE_MEDIA, task_id=task_id
+                )
+        failed = sum(self.give_up(marker_id) for marker_id in recovery.exhausted)
+        return {"requeued": len(recovery.requeued), "failed": failed}
 
     def give_up(self, marker_id: uuid.UUID) -> bool:
         """The watchdog's call for a marker out of attempts whose worker died."""
@@ -92,7 +128,9 @@ class MarkerProcessor:
             reason = gave_up(marker.attempts, marker.last_error or "the worker stopped")
             leases.fail(marker, reason)
             marker.failure_reason = reason
-            return True
+            company_id = marker.company_id
+        self._discard(company_id, marker_id)
+        return True
 
     def _claim(self, marker_id: uuid.UUID, task_id: str) -> Claimed | None:
         with session_scope(self.sessions) as db:
@@ -123,7 +161,7 @@ class MarkerProcessor:
         with self.storage.open_read(claimed.source_key) as source:
             prepared = prepare_marker(source.read())
         started = time.monotonic()
-        target = compile_mind_target(
+        target = self.compiler(
             prepared.normalised_jpeg,
             timeout_seconds=self.settings.MIND_COMPILE_TIMEOUT_SECONDS,
             memory_limit_mb=self.settings.MIND_COMPILE_MEMORY_MB,
@@ -148,7 +186,11 @@ class MarkerProcessor:
             },
         )
 
-    def _store_and_finish(self, claimed: Claimed, task_id: str, done: Processed) -> None:
+    def _store_and_finish(self, claimed: Claimed, task_id: str, done: Processed) -> bool:
+        """Store the outputs, then make the marker ready; False if the lease ran out
+        meanwhile and another delivery holds the marker. Its outputs are then left alone:
+        every delivery writes the same keys, and the one that finishes links to them
+        (deleting them here could take a ready marker's files away)."""
         keys = MarkerKeys(claimed.company_id, claimed.marker_id)
         outputs = (
             (keys.image, done.prepared.normalised_jpeg, "image/jpeg"),
@@ -156,6 +198,8 @@ class MarkerProcessor:
             (keys.heatmap, done.heatmap, "image/png"),
             (keys.mind_target, done.target.data, "application/octet-stream"),
         )
+        # Every attempt writes the same keys: a retry overwrites what a failed one left, and
+        # a marker that ends failed has them deleted (`_discard`).
         stored = sum(self._put(key, data, content_type) for key, data, content_type in outputs)
         with session_scope(self.sessions) as db:
             scope = self._scope(db, claimed.marker_id)
@@ -168,7 +212,7 @@ class MarkerProcessor:
                 "original_size": [done.prepared.original_width, done.prepared.original_height],
                 "seconds": done.seconds,
             }
-            finished = leases.finish(
+            return leases.finish(
                 db,
                 Marker,
                 claimed.marker_id,
@@ -192,8 +236,14 @@ class MarkerProcessor:
                 failure_reason=None,
                 last_error=None,
             )
-        if not finished:  # the lease was lost meanwhile: the new holder stores its own
-            self.storage.delete_prefix(keys.prefix)
+
+    def _discard(self, company_id: uuid.UUID, marker_id: uuid.UUID) -> None:
+        """Delete what the attempts of a marker that ended failed stored; best effort."""
+        prefix = MarkerKeys(company_id, marker_id).prefix
+        try:
+            self.storage.delete_prefix(prefix)
+        except (StorageError, OSError):
+            logger.warning("failed marker's outputs left behind", extra={"prefix": prefix})
 
     def _put(self, key: str, data: bytes, content_type: str) -> int:
         writer = self.storage.open_writer(key, content_type)
@@ -218,25 +268,28 @@ class MarkerProcessor:
             )
 
     def _retry_or_fail(self, claimed: Claimed, task_id: str, reason: str) -> Outcome:
+        if claimed.attempts < claimed.max_attempts:
+            with session_scope(self.sessions) as db:
+                leases.release(db, Marker, claimed.marker_id, task_id, reason)
+            delay = min(MAX_RETRY_DELAY_SECONDS, 10 * 2 ** (claimed.attempts - 1))
+            return Outcome("retry", retry_in=delay)
+        final = gave_up(claimed.attempts, reason)
         with session_scope(self.sessions) as db:
-            if claimed.attempts >= claimed.max_attempts:
-                final = gave_up(claimed.attempts, reason)
-                leases.finish(
-                    db,
-                    Marker,
-                    claimed.marker_id,
-                    task_id,
-                    MarkerStatus.FAILED,
-                    last_error=final,
-                    failure_reason=final,
-                )
-                logger.warning(
-                    "marker failed", extra={"marker_id": str(claimed.marker_id), "reason": final}
-                )
-                return Outcome("failed")
-            leases.release(db, Marker, claimed.marker_id, task_id, reason)
-        delay = min(MAX_RETRY_DELAY_SECONDS, 10 * 2 ** (claimed.attempts - 1))
-        return Outcome("retry", retry_in=delay)
+            failed = leases.finish(
+                db,
+                Marker,
+                claimed.marker_id,
+                task_id,
+                MarkerStatus.FAILED,
+                last_error=final,
+                failure_reason=final,
+            )
+        if failed:  # (not failed: the lease was lost, and the marker is another delivery's)
+            logger.warning(
+                "marker failed", extra={"marker_id": str(claimed.marker_id), "reason": final}
+            )
+            self._discard(claimed.company_id, claimed.marker_id)
+        return Outcome("failed")
 
     def _scope(self, db: Session, marker_id: uuid.UUID) -> ScopedService:
         scope = system_scope(db, Marker, marker_id, MARKER_PROCESS)
@@ -246,11 +299,13 @@ class MarkerProcessor:
 
 
 def _near_duplicates(scope: ScopedService, claimed: Claimed, prints: bytes) -> list[dict[str, Any]]:
-    """The company's other contents whose newest processed marker looks like this one."""
+    """The company's other contents whose newest processed marker looks like this one
+    (contents deleted, or in a deleted project, are gone: they never play)."""
+    live_projects = scope.scoped(Project).with_only_columns(Project.id)
     other_contents = (
         scope.scoped(ARContent)
         .with_only_columns(ARContent.id)
-        .where(ARContent.id != claimed.content_id)
+        .where(ARContent.id != claimed.content_id, ARContent.project_id.in_(live_projects))
     )
     candidates = scope.db.execute(
         scope.scoped(Marker)
@@ -260,7 +315,7 @@ def _near_duplicates(scope: ScopedService, claimed: Claimed, prints: bytes) -> l
             Marker.status == MarkerStatus.READY,
         )
         .order_by(Marker.ar_content_id, Marker.created_at.desc(), Marker.id.desc())
-    ).tuples()
+    ).all()
     newest: dict[uuid.UUID, tuple[uuid.UUID, bytes]] = {}
     for marker_id, content_id, other_prints in candidates:
         if other_prints is not None:
@@ -272,12 +327,13 @@ def _near_duplicates(scope: ScopedService, claimed: Claimed, prints: bytes) -> l
     }
     if not matches:
         return []
-    titles = dict(
+    # Its rows (`all()`): a result has `keys()`, so `dict()` would take it for a mapping.
+    titles: dict[uuid.UUID, str] = dict(
         scope.db.execute(
             scope.scoped(ARContent)
             .with_only_columns(ARContent.id, ARContent.title)
             .where(ARContent.id.in_(matches))
-        ).tuples()
+        ).all()
     )
     return [
         {

@@ -49,6 +49,7 @@ def queue_processing(db: Session, marker: Marker, settings: Settings) -> None:
     """Send the marker's job once the transaction commits, under a new task id."""
     marker.max_attempts = settings.MARKER_JOB_MAX_ATTEMPTS
     marker.task_id = leases.restart(marker)
+    db.flush()  # a new marker's id is given on insert; the task names it
     enqueue_after_commit(
         db, MARKER_PROCESS, [str(marker.id)], queue=QUEUE_MEDIA, task_id=marker.task_id
     )
@@ -95,7 +96,6 @@ class MarkerService(ProjectScopedService):
         )
         self.db.add(marker)
         queue_processing(self.db, marker, self.settings)
-        self.db.flush()
         self._audit("marker.uploaded", marker)
         return marker
 
@@ -173,7 +173,7 @@ def file_uses(scope: ScopedService, file_id: uuid.UUID) -> list[FileUse]:
         .with_only_columns(Marker.id, ARContent.title)
         .join_from(Marker, ARContent, ARContent.id == Marker.ar_content_id)
         .where(Marker.file_id == file_id)
-    ).tuples()
+    ).all()
     return [FileUse(kind="marker", id=marker_id, name=title) for marker_id, title in rows]
 
 
