@@ -36,11 +36,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.permissions import Role
 from app.core.security import create_access_token
-from app.models import AuthSession, Company, OutboxMessage, OutboxStatus
+from app.models import AuthSession, Company, ContentStatus, OutboxMessage, OutboxStatus
 from app.utils.clock import utcnow
 from tests.conftest import ADMIN_DATABASE_URL, RUN_ID, TEST_REDIS_URL
 from tests.support.databases import create_database, drop_database, migrate
-from tests.support.factories import add_member, make_user, make_video
+from tests.support.factories import (
+    add_member,
+    make_content,
+    make_project,
+    make_user,
+    make_video,
+)
 from tests.support.fake_yandex import CLIENT_ID, CLIENT_SECRET, FakeYandex
 from tests.support.processes import (
     VENV_BIN,
@@ -279,8 +285,10 @@ def _outcome(report: Path) -> Outcome:
 
 
 def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
-    """The owner, their company on the plan with every feature, a member, a second
-    session of the owner's, a video with its file, and a dead outbox message."""
+    """The owner, their company on the plan with every feature, a member (whom project
+    grants name), a second session of the owner's, a video with its file, a project, and
+    a dead outbox message. A published content nobody pins keeps the project from being
+    deleted by a generated request, so later requests still reach its routes."""
     owner = make_user(db)
     company = Company(name="Fuzz Postcards", slug=f"fuzz-{uuid.uuid4().hex[:8]}", settings={})
     company.plan = "business"
@@ -295,6 +303,8 @@ def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
     db.add_all([signed_in, other_device])
     db.flush()
     video = make_video(db, company)
+    project = make_project(db, company, name="Fuzz project")
+    make_content(db, project, "Keeps the project", status=ContentStatus.PUBLISHED)
     dead_letter = OutboxMessage(
         channel="email",
         kind="verification",
@@ -312,6 +322,7 @@ def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
         "session_id": str(other_device.id),
         "video_id": str(video.id),
         "file_id": str(video.file_id),
+        "project_id": str(project.id),
         "rendition": "720p",
         "message_id": str(dead_letter.id),
     }
@@ -320,8 +331,9 @@ def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
 def _seed_through_api(
     base_url: str, token: str, pinned: dict[str, str], s3_endpoint: str, bucket: str
 ) -> dict[str, str]:
-    """What is made most simply the way a client makes it: an invitation, an AR content
-    with a schedule entry, and a playlist in storage for the media route."""
+    """What is made most simply the way a client makes it: an invitation, a project
+    template, an AR content in the project with a schedule entry, and a playlist in
+    storage for the media route."""
     company = f"{base_url}/api/v1/companies/{pinned['company_id']}"
     headers = {"Authorization": f"Bearer {token}"}
 
@@ -332,16 +344,17 @@ def _seed_through_api(
         return answer
 
     invitation = post(f"{company}/invitations", {"email": "guest@example.com"})
-    content = post(f"{company}/ar-contents", {"name": "Postcard"})
-    entry = post(
-        f"{company}/ar-contents/{content['id']}/schedule", {"video_id": pinned["video_id"]}
-    )
+    template = post(f"{company}/project-templates", {"name": "Print"})
+    contents = f"{company}/projects/{pinned['project_id']}/ar-contents"
+    content = post(contents, {"title": "Postcard"})
+    entry = post(f"{contents}/{content['id']}/schedule", {"video_id": pinned["video_id"]})
     key = f"companies/{pinned['company_id']}/videos/{pinned['video_id']}/hls/master.m3u8"
     s3_client(s3_endpoint).put_object(
         Bucket=bucket, Key=key, Body=b"#EXTM3U\n#EXT-X-VERSION:3\n360p/index.m3u8\n"
     )
     return {
         "invitation_id": invitation["id"],
+        "template_id": template["id"],
         "content_id": content["id"],
         "entry_id": entry["id"],
         "key": key,

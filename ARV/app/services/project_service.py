@@ -165,14 +165,14 @@ class OneProjectService(ProjectScopedService):
         self._audit("project.access_revoked", {"user_id": str(user_id)})
 
     def summary(self) -> Summary:
-        counts = dict(
-            self.db.execute(
-                self.scoped(ARContent)
-                .with_only_columns(ARContent.status, func.count())
-                .where(ARContent.project_id == self.project.id)
-                .group_by(ARContent.status)
-            ).tuples()
+        rows = self.db.execute(
+            self.scoped(ARContent)
+            .with_only_columns(ARContent.status, func.count())
+            .where(ARContent.project_id == self.project.id)
+            .group_by(ARContent.status)
         )
+        # A list of rows: dict() of the Result itself would take it for a mapping (it has keys()).
+        counts = dict(rows.all())
         by_status = {status.value: counts.get(status, 0) for status in ContentStatus}
         return Summary(self.project.id, sum(by_status.values()), by_status)
 

@@ -21,7 +21,7 @@ class ProjectTemplateService(TenantService):
         )
         if body.default_scene is not None:
             template.default_scene = body.default_scene
-        self._save(template)
+        self._save(template, {})
         self._audit("project_template.created", template)
         return template
 
@@ -34,9 +34,7 @@ class ProjectTemplateService(TenantService):
 
     def update(self, template_id: uuid.UUID, changes: dict[str, Any]) -> ProjectTemplate:
         template = self.get(template_id)
-        for field, value in changes.items():
-            setattr(template, field, value)
-        self._save(template)
+        self._save(template, changes)
         self._audit("project_template.updated", template)
         return template
 
@@ -46,17 +44,21 @@ class ProjectTemplateService(TenantService):
         self.db.delete(template)
         self._audit("project_template.deleted", template)
 
-    def _save(self, template: ProjectTemplate) -> None:
-        """Flushed in a savepoint, so a name already taken (the unique constraint) is a
-        clear refusal and leaves the request's unit of work usable."""
-        self.db.add(template)
+    def _save(self, template: ProjectTemplate, changes: dict[str, Any]) -> None:
+        """Added and changed inside a savepoint, so a name already taken (the unique
+        constraint) is a clear refusal and leaves the request's unit of work usable.
+        (Opening a savepoint flushes what is pending first, outside it: a change made
+        before it would fail the whole transaction instead.)"""
+        name = changes.get("name", template.name)
         try:
             with self.db.begin_nested():
+                self.db.add(template)
+                for field, value in changes.items():
+                    setattr(template, field, value)
                 self.db.flush()
         except IntegrityError as error:
             raise TemplateNameTakenError(
-                f"A template called {template.name!r} already exists.",
-                details={"name": template.name},
+                f"A template called {name!r} already exists.", details={"name": name}
             ) from error
 
     def _audit(self, action: str, template: ProjectTemplate) -> None:

@@ -1,11 +1,14 @@
-"""AR contents API: create, list, read, change and delete within the plan's limit, and
-the video schedule: attach videos for windows written in a time zone, what plays when,
-replacing and detaching entries, and tenancy.
+"""AR contents API, inside a project: create, list, read, change and delete within the
+plan's limit, and the video schedule: attach videos for windows written in a time zone,
+what plays when, replacing and detaching entries, and tenancy.
 
 Videos are put into the state a test needs directly through the test's session: the
-pipeline has its own tests."""
+pipeline has its own tests. What projects add (restricted projects, archiving) is tested
+in test_projects.py."""
 
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,12 +22,15 @@ from app.core.config import Settings
 from app.core.permissions import Role
 from app.models import (
     ARContent,
+    ContentStatus,
+    Project,
     ScheduledVideo,
     Video,
     VideoStatus,
 )
+from app.schemas.scene import SceneSettings
 from tests.support.api import assert_error
-from tests.support.factories import Tenant, make_tenant, make_video
+from tests.support.factories import Tenant, make_content, make_project, make_tenant, make_video
 
 # The evening of 2026-12-24 in Moscow (UTC+3, no DST): 18:00-24:00 local, 15:00-21:00 UTC.
 EVE_STARTS = "2026-12-24T18:00:00"
@@ -36,22 +42,41 @@ CHRISTMAS_EVE: dict[str, Any] = {
     "timezone": "Europe/Moscow",
     "priority": 1,
 }
+PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{12}$")
+DEFAULT_SCENE = SceneSettings().model_dump(mode="json")
+
+
+@dataclass
+class InProject(Tenant):
+    """A company with one member of each role, and the project its contents go in."""
+
+    project: Project
+
+
+def tenant_in_project(db: Session, settings: Settings, name: str = "Acme Postcards") -> InProject:
+    made = make_tenant(db, settings, name=name)
+    project = make_project(db, made.company)
+    return InProject(made.company, made.users, made.headers, project)
 
 
 @pytest.fixture
-def tenant(db: Session, settings: Settings) -> Tenant:
-    return make_tenant(db, settings)
+def tenant(db: Session, settings: Settings) -> InProject:
+    return tenant_in_project(db, settings)
 
 
-def contents_url(tenant: Tenant, suffix: str = "") -> str:
-    return f"/api/v1/companies/{tenant.company.id}/ar-contents{suffix}"
+def project_url(project: Project, suffix: str = "") -> str:
+    return f"/api/v1/companies/{project.company_id}/projects/{project.id}{suffix}"
 
 
-def schedule_url(tenant: Tenant, content_id: str, suffix: str = "") -> str:
+def contents_url(tenant: InProject, suffix: str = "") -> str:
+    return project_url(tenant.project, f"/ar-contents{suffix}")
+
+
+def schedule_url(tenant: InProject, content_id: str, suffix: str = "") -> str:
     return contents_url(tenant, f"/{content_id}/schedule{suffix}")
 
 
-def active_url(tenant: Tenant, content_id: str) -> str:
+def active_url(tenant: InProject, content_id: str) -> str:
     return contents_url(tenant, f"/{content_id}/active-video")
 
 
@@ -60,10 +85,10 @@ def instant(value: str) -> datetime:
 
 
 def create_content(
-    client: TestClient, tenant: Tenant, name: str = "Birthday card", **extra: Any
+    client: TestClient, tenant: InProject, title: str = "Birthday card", **extra: Any
 ) -> dict[str, Any]:
     response = client.post(
-        contents_url(tenant), json={"name": name, **extra}, headers=tenant.headers[Role.EDITOR]
+        contents_url(tenant), json={"title": title, **extra}, headers=tenant.headers[Role.EDITOR]
     )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
@@ -71,12 +96,12 @@ def create_content(
 
 
 @pytest.fixture
-def content(client: TestClient, tenant: Tenant) -> dict[str, Any]:
+def content(client: TestClient, tenant: InProject) -> dict[str, Any]:
     return create_content(client, tenant)
 
 
 def attach(
-    client: TestClient, tenant: Tenant, content_id: str, video: Video, **window: Any
+    client: TestClient, tenant: InProject, content_id: str, video: Video, **window: Any
 ) -> httpx2.Response:
     return client.post(
         schedule_url(tenant, content_id),
@@ -86,7 +111,7 @@ def attach(
 
 
 def attached(
-    client: TestClient, tenant: Tenant, content_id: str, video: Video, **window: Any
+    client: TestClient, tenant: InProject, content_id: str, video: Video, **window: Any
 ) -> dict[str, Any]:
     response = attach(client, tenant, content_id, video, **window)
     assert response.status_code == 201, response.text
@@ -94,7 +119,7 @@ def attached(
     return body
 
 
-def active_at(client: TestClient, tenant: Tenant, content_id: str, at: str) -> dict[str, Any]:
+def active_at(client: TestClient, tenant: InProject, content_id: str, at: str) -> dict[str, Any]:
     response = client.get(
         active_url(tenant, content_id), params={"at": at}, headers=tenant.headers[Role.VIEWER]
     )
@@ -103,7 +128,7 @@ def active_at(client: TestClient, tenant: Tenant, content_id: str, at: str) -> d
     return body
 
 
-def listed_schedule(client: TestClient, tenant: Tenant, content_id: str) -> list[str]:
+def listed_schedule(client: TestClient, tenant: InProject, content_id: str) -> list[str]:
     response = client.get(schedule_url(tenant, content_id), headers=tenant.headers[Role.VIEWER])
     assert response.status_code == 200, response.text
     return [item["id"] for item in response.json()["items"]]
@@ -112,18 +137,64 @@ def listed_schedule(client: TestClient, tenant: Tenant, content_id: str) -> list
 # -- AR contents --------------------------------------------------------------------------
 
 
-def test_create_returns_the_new_content(client: TestClient, tenant: Tenant, db: Session) -> None:
+def test_create_returns_the_new_content(client: TestClient, tenant: InProject, db: Session) -> None:
     body = create_content(client, tenant, "Birthday card", description="Balloons")
-    assert (body["name"], body["description"]) == ("Birthday card", "Balloons")
-    assert set(body) == {"id", "name", "description", "created_at", "updated_at"}
+    assert (body["title"], body["description"]) == ("Birthday card", "Balloons")
+    assert set(body) == {
+        "id",
+        "project_id",
+        "public_id",
+        "title",
+        "description",
+        "status",
+        "scene",
+        "created_at",
+        "updated_at",
+    }
+    assert body["project_id"] == str(tenant.project.id)
+    assert PUBLIC_ID.match(body["public_id"]), body["public_id"]
+    assert body["status"] == "draft"
+    assert body["scene"] == DEFAULT_SCENE
     row = db.get_one(ARContent, uuid.UUID(body["id"]))
-    assert row.company_id == tenant.company.id
+    assert (row.company_id, row.project_id) == (tenant.company.id, tenant.project.id)
     assert row.created_by_id == tenant.users[Role.EDITOR].id
+    assert row.public_id == body["public_id"]
 
 
-def test_list_filters_by_name_and_paginates(client: TestClient, tenant: Tenant) -> None:
-    names = ["Birthday card", "Wedding CARD", "Holiday 100%"]
-    ids = [create_content(client, tenant, name)["id"] for name in names]
+def test_every_content_gets_its_own_public_id(client: TestClient, tenant: InProject) -> None:
+    public_ids = {
+        create_content(client, tenant, f"Card {number}")["public_id"] for number in range(3)
+    }
+    assert len(public_ids) == 3
+    assert all(PUBLIC_ID.match(public_id) for public_id in public_ids)
+
+
+def test_scene_comes_from_the_project_unless_sent(
+    client: TestClient, tenant: InProject, db: Session
+) -> None:
+    tenant.project.default_scene = SceneSettings.model_validate(
+        {"fit": "cover", "loop": False, "transparency": {"mode": "chroma_key", "colour": "#0000FF"}}
+    )
+    db.flush()
+    inherited = create_content(client, tenant, "Inherited")["scene"]
+    assert (inherited["fit"], inherited["loop"]) == ("cover", False)
+    assert inherited["transparency"] == {
+        "mode": "chroma_key",
+        "colour": "#0000FF",
+        "similarity": 0.4,
+        "smoothness": 0.08,
+    }
+    # Sent settings replace the project's whole; what they leave out is the platform default.
+    own = create_content(client, tenant, "Own", scene={"placement": {"scale": 2}})["scene"]
+    assert own["placement"] == {**DEFAULT_SCENE["placement"], "scale": 2.0}
+    assert (own["fit"], own["loop"], own["transparency"]) == ("contain", True, {"mode": "none"})
+
+
+def test_list_filters_by_title_and_status_and_paginates(
+    client: TestClient, tenant: InProject, db: Session
+) -> None:
+    titles = ["Birthday card", "Wedding CARD", "Holiday 100%"]
+    ids = [create_content(client, tenant, title)["id"] for title in titles]
     viewer = tenant.headers[Role.VIEWER]
 
     def listed(**params: Any) -> dict[str, Any]:
@@ -135,36 +206,79 @@ def test_list_filters_by_name_and_paginates(client: TestClient, tenant: Tenant) 
     everything = listed()
     assert everything["total"] == 3
     assert [item["id"] for item in everything["items"]] == ids[::-1]  # newest first
-    cards = listed(name="card")
-    assert (cards["total"], {item["name"] for item in cards["items"]}) == (2, set(names[:2]))
+    cards = listed(title="card")
+    assert (cards["total"], {item["title"] for item in cards["items"]}) == (2, set(titles[:2]))
     # The filter is a substring, not a pattern: "%" is a percent sign.
-    assert [item["id"] for item in listed(name="0%")["items"]] == [ids[2]]
-    assert listed(name="%")["total"] == 1
+    assert [item["id"] for item in listed(title="0%")["items"]] == [ids[2]]
+    assert listed(title="%")["total"] == 1
     page = listed(limit=1, offset=1)
     assert (page["total"], page["limit"], page["offset"]) == (3, 1, 1)
     assert [item["id"] for item in page["items"]] == [ids[1]]
 
+    db.get_one(ARContent, uuid.UUID(ids[0])).status = ContentStatus.PUBLISHED
+    db.flush()
+    published = listed(status="published")
+    assert [item["id"] for item in published["items"]] == [ids[0]]
+    assert published["items"][0]["status"] == "published"
+    assert listed(status="draft")["total"] == 2
+    assert listed(status="draft", title="wedding")["total"] == 1
+    assert listed(status="archived")["total"] == 0
+    assert_error(
+        client.get(contents_url(tenant), params={"status": "gone"}, headers=viewer),
+        422,
+        "validation_error",
+    )
 
-def test_read_and_partial_update(client: TestClient, tenant: Tenant) -> None:
+
+def test_a_project_lists_only_its_own_contents(
+    client: TestClient, tenant: InProject, db: Session
+) -> None:
+    mine = create_content(client, tenant, "Mine")
+    elsewhere = make_content(db, make_project(db, tenant.company, name="Elsewhere"), "Elsewhere")
+    listed = client.get(contents_url(tenant), headers=tenant.headers[Role.VIEWER]).json()
+    assert [item["id"] for item in listed["items"]] == [mine["id"]]
+    # A content is found only under its own project.
+    wrong = contents_url(tenant, f"/{elsewhere.id}")
+    for method in ("GET", "DELETE"):
+        response = client.request(method, wrong, headers=tenant.headers[Role.EDITOR])
+        error = assert_error(response, 404, "not_found")
+        assert error["details"] == {"entity": "AR content", "id": str(elsewhere.id)}
+    patched = client.patch(wrong, json={"title": "Moved"}, headers=tenant.headers[Role.EDITOR])
+    assert_error(patched, 404, "not_found")
+    db.expire_all()
+    assert (elsewhere.title, elsewhere.deleted_at) == ("Elsewhere", None)
+
+
+def test_read_and_partial_update(client: TestClient, tenant: InProject) -> None:
     created = create_content(client, tenant, "Birthday card", description="Balloons")
     url = contents_url(tenant, f"/{created['id']}")
+    editor = tenant.headers[Role.EDITOR]
     read = client.get(url, headers=tenant.headers[Role.VIEWER])
     assert read.status_code == 200
     assert read.json() == created
 
-    described = client.patch(url, json={"description": "Cake"}, headers=tenant.headers[Role.EDITOR])
+    described = client.patch(url, json={"description": "Cake"}, headers=editor)
     assert described.status_code == 200, described.text
-    assert (described.json()["name"], described.json()["description"]) == ("Birthday card", "Cake")
+    assert (described.json()["title"], described.json()["description"]) == (
+        "Birthday card",
+        "Cake",
+    )
 
-    renamed = client.patch(url, json={"name": "Anniversary"}, headers=tenant.headers[Role.EDITOR])
-    assert (renamed.json()["name"], renamed.json()["description"]) == ("Anniversary", "Cake")
-    cleared = client.patch(url, json={"description": None}, headers=tenant.headers[Role.EDITOR])
-    assert (cleared.json()["name"], cleared.json()["description"]) == ("Anniversary", None)
+    renamed = client.patch(url, json={"title": "Anniversary"}, headers=editor)
+    assert (renamed.json()["title"], renamed.json()["description"]) == ("Anniversary", "Cake")
+    cleared = client.patch(url, json={"description": None}, headers=editor)
+    assert (cleared.json()["title"], cleared.json()["description"]) == ("Anniversary", None)
+    rescened = client.patch(url, json={"scene": {"fit": "stretch"}}, headers=editor).json()
+    assert rescened["scene"] == {**DEFAULT_SCENE, "fit": "stretch"}
     again = client.get(url, headers=tenant.headers[Role.VIEWER]).json()
-    assert (again["name"], again["description"]) == ("Anniversary", None)
+    assert (again["title"], again["description"]) == ("Anniversary", None)
+    assert again["scene"]["fit"] == "stretch"
+    # What identifies the content never changes.
+    for field in ("id", "project_id", "public_id", "status", "created_at"):
+        assert again[field] == created[field], field
 
 
-def test_delete_hides_the_content(client: TestClient, tenant: Tenant, db: Session) -> None:
+def test_delete_hides_the_content(client: TestClient, tenant: InProject, db: Session) -> None:
     created = create_content(client, tenant)
     url = contents_url(tenant, f"/{created['id']}")
     deleted = client.delete(url, headers=tenant.headers[Role.EDITOR])
@@ -185,15 +299,32 @@ def test_delete_hides_the_content(client: TestClient, tenant: Tenant, db: Sessio
 @pytest.mark.parametrize(
     ("body", "loc", "kind"),
     [
-        ({"name": ""}, ["body", "name"], "string_too_short"),
-        ({"name": "x" * 201}, ["body", "name"], "string_too_long"),
-        ({}, ["body", "name"], "missing"),
-        ({"name": "Card", "marker": "qr"}, ["body", "marker"], "extra_forbidden"),
+        ({"title": ""}, ["body", "title"], "string_too_short"),
+        ({"title": "x" * 201}, ["body", "title"], "string_too_long"),
+        ({}, ["body", "title"], "missing"),
+        ({"name": "Card"}, ["body", "name"], "extra_forbidden"),
+        ({"title": "Card", "marker": "qr"}, ["body", "marker"], "extra_forbidden"),
+        ({"title": "Card", "status": "published"}, ["body", "status"], "extra_forbidden"),
+        ({"title": "Card", "public_id": "abcdefghijkl"}, ["body", "public_id"], "extra_forbidden"),
+        (
+            {"title": "Card", "scene": {"fit": "zoom"}},
+            ["body", "scene", "fit"],
+            "enum",
+        ),
     ],
-    ids=["name-empty", "name-too-long", "name-missing", "extra-field"],
+    ids=[
+        "title-empty",
+        "title-too-long",
+        "title-missing",
+        "old-name-field",
+        "extra-field",
+        "status-not-writable",
+        "public-id-not-writable",
+        "scene-invalid",
+    ],
 )
 def test_create_validates_the_body(
-    client: TestClient, tenant: Tenant, body: dict[str, Any], loc: list[str], kind: str
+    client: TestClient, tenant: InProject, body: dict[str, Any], loc: list[str], kind: str
 ) -> None:
     response = client.post(contents_url(tenant), json=body, headers=tenant.headers[Role.EDITOR])
     error = assert_error(response, 422, "validation_error")
@@ -206,18 +337,47 @@ def test_create_validates_the_body(
 
 
 def test_update_validates_the_body(
-    client: TestClient, tenant: Tenant, content: dict[str, Any]
+    client: TestClient, tenant: InProject, content: dict[str, Any]
 ) -> None:
     url = contents_url(tenant, f"/{content['id']}")
     editor = tenant.headers[Role.EDITOR]
-    assert_error(client.patch(url, json={"name": ""}, headers=editor), 422, "validation_error")
-    assert_error(client.patch(url, json={"id": "x"}, headers=editor), 422, "validation_error")
-    assert_error(client.patch(url, json={"name": None}, headers=editor), 422, "validation_error")
-    assert client.get(url, headers=editor).json()["name"] == content["name"]
+    for body in (
+        {"title": ""},
+        {"id": "x"},
+        {"title": None},
+        {"scene": None},
+        {"status": "published"},
+        {"project_id": str(uuid.uuid4())},
+        {"scene": {"transparency": {"mode": "magic"}}},
+    ):
+        response = client.patch(url, json=body, headers=editor)
+        assert_error(response, 422, "validation_error")
+    assert client.get(url, headers=editor).json() == content
+
+
+def test_an_archived_content_is_read_only(
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
+) -> None:
+    video = make_video(db, tenant.company, "Default")
+    db.get_one(ARContent, uuid.UUID(content["id"])).status = ContentStatus.ARCHIVED
+    db.flush()
+    url = contents_url(tenant, f"/{content['id']}")
+    editor = tenant.headers[Role.EDITOR]
+    error = assert_error(
+        client.patch(url, json={"title": "Changed"}, headers=editor), 409, "content_archived"
+    )
+    assert error["details"] == {"content_id": content["id"]}
+    attach_error = assert_error(
+        attach(client, tenant, content["id"], video), 409, "content_archived"
+    )
+    assert attach_error["details"] == {"content_id": content["id"]}
+    read = client.get(url, headers=tenant.headers[Role.VIEWER]).json()
+    assert (read["title"], read["status"]) == (content["title"], "archived")
+    assert listed_schedule(client, tenant, content["id"]) == []
 
 
 def test_viewer_reads_but_cannot_change_anything(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     video = make_video(db, tenant.company, "Default")
     entry = attached(client, tenant, content["id"], video)
@@ -225,8 +385,8 @@ def test_viewer_reads_but_cannot_change_anything(
     url = contents_url(tenant, f"/{content['id']}")
     entry_url = schedule_url(tenant, content["id"], f"/{entry['id']}")
     writes: list[tuple[str, str, dict[str, Any] | None]] = [
-        ("POST", contents_url(tenant), {"name": "Mine"}),
-        ("PATCH", url, {"name": "Mine"}),
+        ("POST", contents_url(tenant), {"title": "Mine"}),
+        ("PATCH", url, {"title": "Mine"}),
         ("DELETE", url, None),
         ("POST", schedule_url(tenant, content["id"]), {"video_id": str(video.id)}),
         ("PUT", entry_url, {"video_id": str(video.id), "priority": 5}),
@@ -237,16 +397,16 @@ def test_viewer_reads_but_cannot_change_anything(
         assert_error(response, 403, "permission_denied")
 
     assert client.get(contents_url(tenant), headers=viewer).json()["total"] == 1
-    assert client.get(url, headers=viewer).json()["name"] == content["name"]
+    assert client.get(url, headers=viewer).json()["title"] == content["title"]
     assert client.get(entry_url, headers=viewer).json()["priority"] == 0
     assert listed_schedule(client, tenant, content["id"]) == [entry["id"]]
 
 
-def test_the_free_plan_allows_five_contents(client: TestClient, tenant: Tenant) -> None:
+def test_the_free_plan_allows_five_contents(client: TestClient, tenant: InProject) -> None:
     assert tenant.company.plan == "free"
     ids = [create_content(client, tenant, f"Card {number}")["id"] for number in range(5)]
     sixth = client.post(
-        contents_url(tenant), json={"name": "Card 6"}, headers=tenant.headers[Role.EDITOR]
+        contents_url(tenant), json={"title": "Card 6"}, headers=tenant.headers[Role.EDITOR]
     )
     error = assert_error(sixth, 402, "ar_content_limit_reached")
     assert error["details"]["limit"] == 5
@@ -261,7 +421,7 @@ def test_the_free_plan_allows_five_contents(client: TestClient, tenant: Tenant) 
 
 
 def test_a_larger_plan_allows_more_contents(
-    client: TestClient, tenant: Tenant, db: Session
+    client: TestClient, tenant: InProject, db: Session
 ) -> None:
     tenant.company.plan = "pro"
     db.flush()
@@ -273,7 +433,7 @@ def test_a_larger_plan_allows_more_contents(
 
 
 def test_attach_shows_a_wall_time_window_in_its_own_zone(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     default_video = make_video(db, tenant.company, "Default")
     holiday_video = make_video(db, tenant.company, "Holiday")
@@ -310,7 +470,7 @@ def test_attach_shows_a_wall_time_window_in_its_own_zone(
 
 
 def test_an_aware_edge_is_kept_as_its_instant(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     video = make_video(db, tenant.company, "Holiday")
     entry = attached(
@@ -327,7 +487,7 @@ def test_an_aware_edge_is_kept_as_its_instant(
 
 
 def test_active_video_follows_the_window(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     default = attached(client, tenant, content["id"], make_video(db, tenant.company, "Default"))
     holiday = attached(
@@ -357,7 +517,7 @@ def test_active_video_follows_the_window(
 
 
 def test_active_video_defaults_to_now(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     default = attached(client, tenant, content["id"], make_video(db, tenant.company, "Default"))
     before = datetime.now(UTC)
@@ -371,7 +531,7 @@ def test_active_video_defaults_to_now(
 
 
 def test_active_video_is_null_when_nothing_plays(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     empty = active_at(client, tenant, content["id"], "2026-12-24T20:00:00+03:00")
     assert (empty["scheduled"], empty["next_change_at"]) == (None, None)
@@ -386,7 +546,7 @@ def test_active_video_is_null_when_nothing_plays(
 
 
 def test_a_failed_windowed_video_gives_way_to_the_default(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     default = attached(client, tenant, content["id"], make_video(db, tenant.company, "Default"))
     broken = make_video(db, tenant.company, "Broken", VideoStatus.FAILED)
@@ -402,7 +562,7 @@ def test_a_failed_windowed_video_gives_way_to_the_default(
 
 
 def test_active_video_needs_an_offset_on_at(
-    client: TestClient, tenant: Tenant, content: dict[str, Any]
+    client: TestClient, tenant: InProject, content: dict[str, Any]
 ) -> None:
     response = client.get(
         active_url(tenant, content["id"]),
@@ -414,7 +574,7 @@ def test_active_video_needs_an_offset_on_at(
 
 
 def test_an_equal_priority_overlap_is_refused(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     first = attached(
         client,
@@ -441,7 +601,7 @@ def test_an_equal_priority_overlap_is_refused(
 
 
 def test_an_unbounded_entry_overlaps_every_window_of_its_priority(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     default = attached(client, tenant, content["id"], make_video(db, tenant.company, "Default"))
     clash = attach(
@@ -458,7 +618,7 @@ def test_an_unbounded_entry_overlaps_every_window_of_its_priority(
 
 
 def test_touching_windows_of_equal_priority_are_accepted(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     video = make_video(db, tenant.company, "Holiday")
     evening = attached(
@@ -510,7 +670,7 @@ def test_touching_windows_of_equal_priority_are_accepted(
 )
 def test_a_window_ending_before_it_starts_is_invalid(
     client: TestClient,
-    tenant: Tenant,
+    tenant: InProject,
     db: Session,
     content: dict[str, Any],
     starts_at: str,
@@ -531,7 +691,7 @@ def test_a_window_ending_before_it_starts_is_invalid(
 
 
 def test_a_wall_time_the_clocks_skip_is_invalid(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     response = attach(
         client,
@@ -547,7 +707,7 @@ def test_a_wall_time_the_clocks_skip_is_invalid(
 
 
 def test_an_ambiguous_wall_time_means_its_first_occurrence(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     entry = attached(
         client,
@@ -566,7 +726,7 @@ def test_an_ambiguous_wall_time_means_its_first_occurrence(
     "name", ["Mars/Olympus_Mons", "", "Europe/../UTC", "localtime", "Factory", "posixrules"]
 )
 def test_an_unknown_timezone_is_invalid(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any], name: str
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any], name: str
 ) -> None:
     response = attach(
         client, tenant, content["id"], make_video(db, tenant.company, "A"), timezone=name
@@ -576,7 +736,7 @@ def test_an_unknown_timezone_is_invalid(
 
 
 def test_a_zone_folder_as_timezone_is_invalid(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     # "Europe" is a folder of the tz database, not a zone.
     response = attach(
@@ -598,7 +758,7 @@ def test_a_zone_folder_as_timezone_is_invalid(
 )
 def test_an_edge_at_the_end_of_the_calendar_is_refused_not_a_crash(
     client: TestClient,
-    tenant: Tenant,
+    tenant: InProject,
     db: Session,
     content: dict[str, Any],
     starts_at: str,
@@ -618,7 +778,7 @@ def test_an_edge_at_the_end_of_the_calendar_is_refused_not_a_crash(
 
 @pytest.mark.parametrize("priority", [1001, -1001])
 def test_priority_is_bounded(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any], priority: int
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any], priority: int
 ) -> None:
     video = make_video(db, tenant.company, "A")
     response = attach(client, tenant, content["id"], video, priority=priority)
@@ -627,7 +787,7 @@ def test_priority_is_bounded(
 
 
 def test_the_schedule_lists_highest_priority_first_then_by_start(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     video = make_video(db, tenant.company, "A")
     bottom = attached(client, tenant, content["id"], video, priority=-1)
@@ -663,7 +823,7 @@ def test_the_schedule_lists_highest_priority_first_then_by_start(
 
 
 def test_replace_changes_the_window_and_priority(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     holiday = make_video(db, tenant.company, "Holiday")
     party = make_video(db, tenant.company, "Party")
@@ -700,7 +860,7 @@ def test_replace_changes_the_window_and_priority(
 
 
 def test_replace_checks_overlap_against_the_other_entries_only(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     video = make_video(db, tenant.company, "A")
     morning_window = {
@@ -738,7 +898,7 @@ def test_replace_checks_overlap_against_the_other_entries_only(
 
 
 def test_replace_validates_like_attach(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     video = make_video(db, tenant.company, "A")
     entry = attached(client, tenant, content["id"], video)
@@ -763,7 +923,7 @@ def test_replace_validates_like_attach(
 
 
 def test_detach_removes_the_entry(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     video = make_video(db, tenant.company, "Default")
     entry = attached(client, tenant, content["id"], video)
@@ -783,7 +943,7 @@ def test_detach_removes_the_entry(
 
 
 def test_deleting_a_video_removes_it_from_schedules(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     default = attached(client, tenant, content["id"], make_video(db, tenant.company, "Default"))
     holiday_video = make_video(db, tenant.company, "Holiday")
@@ -811,7 +971,7 @@ def test_deleting_a_video_removes_it_from_schedules(
 
 
 def test_an_entry_is_found_only_under_its_own_content(
-    client: TestClient, tenant: Tenant, db: Session, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, content: dict[str, Any]
 ) -> None:
     entry = attached(client, tenant, content["id"], make_video(db, tenant.company, "A"))
     other_content = create_content(client, tenant, "Wedding card")
@@ -823,7 +983,7 @@ def test_an_entry_is_found_only_under_its_own_content(
 
 
 def test_attach_to_an_unknown_content_is_not_found(
-    client: TestClient, tenant: Tenant, db: Session
+    client: TestClient, tenant: InProject, db: Session
 ) -> None:
     missing = str(uuid.uuid4())
     response = attach(client, tenant, missing, make_video(db, tenant.company, "A"))
@@ -835,9 +995,9 @@ def test_attach_to_an_unknown_content_is_not_found(
 
 
 def test_another_companys_video_cannot_be_attached(
-    client: TestClient, tenant: Tenant, db: Session, settings: Settings, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, settings: Settings, content: dict[str, Any]
 ) -> None:
-    other = make_tenant(db, settings, name="Other")
+    other = tenant_in_project(db, settings, "Other")
     their_video = make_video(db, other.company, "Theirs")
     response = attach(client, tenant, content["id"], their_video)
     error = assert_error(response, 404, "not_found")
@@ -855,10 +1015,10 @@ def test_another_companys_video_cannot_be_attached(
 
 
 def test_another_companys_admin_cannot_attach_our_video_to_their_content(
-    client: TestClient, tenant: Tenant, db: Session, settings: Settings
+    client: TestClient, tenant: InProject, db: Session, settings: Settings
 ) -> None:
     our_video = make_video(db, tenant.company, "Ours")
-    other = make_tenant(db, settings, name="Other")
+    other = tenant_in_project(db, settings, "Other")
     their_content = create_content(client, other, "Their card")
     response = client.post(
         schedule_url(other, their_content["id"]),
@@ -871,17 +1031,17 @@ def test_another_companys_admin_cannot_attach_our_video_to_their_content(
 
 
 def test_another_companys_content_and_entries_are_not_found(
-    client: TestClient, tenant: Tenant, db: Session, settings: Settings, content: dict[str, Any]
+    client: TestClient, tenant: InProject, db: Session, settings: Settings, content: dict[str, Any]
 ) -> None:
     video = make_video(db, tenant.company, "Ours")
     entry = attached(client, tenant, content["id"], video)
-    other = make_tenant(db, settings, name="Other")
+    other = tenant_in_project(db, settings, "Other")
     their_video = make_video(db, other.company, "Theirs")
     base = contents_url(other, f"/{content['id']}")
     entry_path = f"/schedule/{entry['id']}"
     calls: list[tuple[str, str, dict[str, Any] | None]] = [
         ("GET", "", None),
-        ("PATCH", "", {"name": "Stolen"}),
+        ("PATCH", "", {"title": "Stolen"}),
         ("GET", "/schedule", None),
         ("POST", "/schedule", {"video_id": str(their_video.id)}),
         ("GET", entry_path, None),
@@ -896,6 +1056,12 @@ def test_another_companys_content_and_entries_are_not_found(
         )
         error = assert_error(response, 404, "not_found")
         assert error["details"] == {"entity": "AR content", "id": content["id"]}, (method, suffix)
+        # Through our project's id under their company: the project is not found first.
+        ours_there = f"/api/v1/companies/{other.company.id}/projects/{tenant.project.id}"
+        path = f"{ours_there}/ar-contents/{content['id']}{suffix}"
+        response = client.request(method, path, json=body, headers=other.headers[Role.OWNER])
+        error = assert_error(response, 404, "not_found")
+        assert error["details"] == {"entity": "Project", "id": str(tenant.project.id)}
 
     listed = client.get(contents_url(other), headers=other.headers[Role.OWNER]).json()
     assert listed["total"] == 0

@@ -1,6 +1,8 @@
 """Every route under /companies/{company_id}, taken from the app's route table, keeps
 tenants apart: another company's member and a user without a company get 404, a role
-without the route's permission gets 403, and an anonymous caller 401.
+without the route's permission gets 403, and an anonymous caller 401. Every route under
+/projects/{project_id} also keeps a restricted project from the members not granted it:
+they get 404 naming the project.
 
 The routes are collected when this module is imported, so a route added later is covered
 without editing this file.
@@ -24,8 +26,16 @@ from app.api.deps import RequirePermission, company_context
 from app.core.config import Settings
 from app.core.permissions import ROLE_PERMISSIONS, Action, Role
 from app.main import create_app
+from app.models import ProjectAccess, ProjectGrant
 from app.services.context import CompanyContext
-from tests.support.factories import auth_headers, make_company, make_tenant, make_user
+from tests.support.factories import (
+    add_member,
+    auth_headers,
+    make_company,
+    make_project,
+    make_tenant,
+    make_user,
+)
 
 TENANT_PREFIX = "/api/v1/companies/{company_id}"
 PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
@@ -85,11 +95,22 @@ def _collect_tenant_routes() -> list[TenantRoute]:
 
 TENANT_ROUTES = _collect_tenant_routes()
 ROUTE_PARAMS = [pytest.param(route, id=route.label) for route in TENANT_ROUTES]
+PROJECT_PARAM = "{project_id}"
+PROJECT_ROUTES = [route for route in TENANT_ROUTES if PROJECT_PARAM in route.path]
+# Members whose role does not manage projects: restricted projects are hidden from them.
+UNMANAGING_ROLES = [role for role in Role if Action.PROJECT_MANAGE not in ROLE_PERMISSIONS[role]]
+PROJECT_ROUTE_PARAMS = [
+    pytest.param(route, role, id=f"{role.value}-{route.label}")
+    for route in PROJECT_ROUTES
+    for role in UNMANAGING_ROLES
+]
 
 
-def _url(route: TenantRoute, company_id: uuid.UUID) -> str:
+def _url(route: TenantRoute, company_id: uuid.UUID, project_id: uuid.UUID | None = None) -> str:
+    known = {"company_id": company_id, "project_id": project_id}
+
     def fill(match: re.Match[str]) -> str:
-        return str(company_id) if match.group(1) == "company_id" else str(uuid.uuid4())
+        return str(known.get(match.group(1)) or uuid.uuid4())
 
     return PATH_PARAM.sub(fill, route.path)
 
@@ -99,11 +120,14 @@ def _call(
     route: TenantRoute,
     company_id: uuid.UUID,
     headers: dict[str, str] | None = None,
+    *,
+    project_id: uuid.UUID | None = None,
 ) -> httpx2.Response:
     # An empty body: dependencies run before the body is validated, so a refused caller
     # is refused whatever the body holds (test_refusal_wins_over_an_invalid_body).
     body: dict[str, Any] | None = {} if route.has_body else None
-    return client.request(route.method, _url(route, company_id), json=body, headers=headers)
+    url = _url(route, company_id, project_id)
+    return client.request(route.method, url, json=body, headers=headers)
 
 
 def assert_error(response: httpx2.Response, status: int, code: str) -> dict[str, Any]:
@@ -129,13 +153,50 @@ def test_route_table_is_collected() -> None:
     } <= labels
 
 
+def test_project_routes_are_collected() -> None:
+    project = f"{TENANT_PREFIX}/projects/{PROJECT_PARAM}"
+    content = f"{project}/ar-contents/{{content_id}}"
+    known = {
+        f"GET {project}",
+        f"PATCH {project}",
+        f"DELETE {project}",
+        f"POST {project}/archive",
+        f"POST {project}/unarchive",
+        f"GET {project}/summary",
+        f"PUT {project}/access",
+        f"GET {project}/grants",
+        f"PUT {project}/grants/{{user_id}}",
+        f"DELETE {project}/grants/{{user_id}}",
+        f"POST {project}/ar-contents",
+        f"GET {project}/ar-contents",
+        f"GET {content}",
+        f"PATCH {content}",
+        f"DELETE {content}",
+        f"GET {content}/schedule",
+        f"POST {content}/schedule",
+        f"GET {content}/schedule/{{entry_id}}",
+        f"PUT {content}/schedule/{{entry_id}}",
+        f"DELETE {content}/schedule/{{entry_id}}",
+        f"GET {content}/active-video",
+    }
+    labels = {route.label for route in PROJECT_ROUTES}
+    assert known <= labels, sorted(known - labels)
+    # Every route of an entered project is checked for both kinds of member.
+    assert len(PROJECT_ROUTE_PARAMS) == len(PROJECT_ROUTES) * len(UNMANAGING_ROLES)
+    assert set(UNMANAGING_ROLES) == {Role.EDITOR, Role.VIEWER}
+    # ...and each of them reaches the project check on some of them (reads at least).
+    for role in UNMANAGING_ROLES:
+        assert [route for route in PROJECT_ROUTES if route.actions <= ROLE_PERMISSIONS[role]]
+
+
 def test_url_fills_every_path_parameter() -> None:
-    company_id = uuid.uuid4()
+    company_id, project_id = uuid.uuid4(), uuid.uuid4()
     for route in TENANT_ROUTES:
-        url = _url(route, company_id)
+        url = _url(route, company_id, project_id)
         assert "{" not in url
         assert "}" not in url
         assert url.startswith(f"/api/v1/companies/{company_id}")
+        assert (f"/projects/{project_id}" in url) == (route in PROJECT_ROUTES), route.label
 
 
 def test_permission_walk_sees_nested_and_router_dependencies() -> None:
@@ -218,6 +279,39 @@ def test_roles_without_the_permission_are_refused(
         body = assert_error(response, 403, "permission_denied")
         assert body["error"]["details"]["role"] == role.value
         assert body["error"]["details"]["required"] in {action.value for action in route.actions}
+
+
+@pytest.mark.parametrize(("route", "role"), PROJECT_ROUTE_PARAMS)
+def test_member_without_a_grant_does_not_find_a_restricted_project(
+    route: TenantRoute, role: Role, client: TestClient, db: Session, settings: Settings
+) -> None:
+    """404 naming the project, before anything under it is looked at or the body is read;
+    once granted access as their own role, the same member gets past the project. Where
+    the role itself lacks the route's permission, it is refused (403) before the project
+    is looked up, so that answer says nothing about the project either."""
+    company = make_company(db, name="Company A")
+    member = make_user(db)
+    add_member(db, company, member, role)
+    headers = auth_headers(db, settings, member)
+    project = make_project(db, company, restricted=True)
+
+    response = _call(client, route, company.id, headers, project_id=project.id)
+    if not route.actions <= ROLE_PERMISSIONS[role]:
+        body = assert_error(response, 403, "permission_denied")
+        assert "project_access" not in body["error"]["details"]
+        return
+    body = assert_error(response, 404, "not_found")
+    assert body["error"]["details"] == {"entity": "Project", "id": str(project.id)}
+
+    access = ProjectAccess(role.value)
+    db.add(
+        ProjectGrant(company_id=company.id, project_id=project.id, user_id=member.id, access=access)
+    )
+    db.flush()
+    granted = _call(client, route, company.id, headers, project_id=project.id)
+    assert granted.status_code < 500, granted.text
+    if granted.status_code == 404:
+        assert granted.json()["error"]["details"]["entity"] != "Project", granted.text
 
 
 @pytest.mark.parametrize("route", ROUTE_PARAMS)

@@ -1,6 +1,7 @@
 """One scoping rule per kind of actor: a member and the system read their one company's
-rows; the public reads only what a model declares public; audit entries say which kind of
-actor acted."""
+rows (a member whose role does not manage projects only the projects open to every member
+or granted to them, and what is in them); the public reads only what a model declares
+public; audit entries say which kind of actor acted."""
 
 from datetime import UTC, datetime
 
@@ -10,7 +11,18 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.permissions import Role
-from app.models import ARContent, AuditLog, ScheduledVideo, StoredFile, Video, VideoStatus
+from app.models import (
+    ARContent,
+    AuditLog,
+    Company,
+    Project,
+    ProjectAccess,
+    ProjectGrant,
+    ScheduledVideo,
+    StoredFile,
+    Video,
+    VideoStatus,
+)
 from app.services.context import (
     Actor,
     ActorKind,
@@ -25,6 +37,8 @@ from tests.support.factories import (
     Tenant,
     auth_headers,
     make_company,
+    make_content,
+    make_project,
     make_tenant,
     make_user,
     make_video,
@@ -37,10 +51,8 @@ def ids(db: Session, statement: object) -> set[object]:
     return {row.id for row in db.scalars(statement)}  # type: ignore[call-overload]
 
 
-def scheduled(db: Session, video: Video) -> ARContent:
-    content = ARContent(company_id=video.company_id, name="Postcard")
-    db.add(content)
-    db.flush()
+def scheduled(db: Session, company: Company, video: Video) -> ARContent:
+    content = make_content(db, make_project(db, company))
     db.add(
         ScheduledVideo(
             company_id=video.company_id,
@@ -84,6 +96,49 @@ def test_the_public_reads_only_what_a_model_declares_public(db: Session) -> None
         assert ids(db, readable(model, public)) == set(), model
 
 
+def test_restricted_projects_are_read_by_managers_and_granted_members_only(
+    db: Session, settings: Settings
+) -> None:
+    tenant = make_tenant(db, settings)
+    company = tenant.company
+    open_project = make_project(db, company, name="Open")
+    hidden = make_project(db, company, name="Hidden", restricted=True)
+    shared = make_project(db, company, name="Shared", restricted=True)
+    contents = {
+        project.name: make_content(db, project) for project in (open_project, hidden, shared)
+    }
+    db.add(
+        ProjectGrant(
+            company_id=company.id,
+            project_id=shared.id,
+            user_id=tenant.users[Role.VIEWER].id,
+            access=ProjectAccess.VIEWER,
+        )
+    )
+    db.flush()
+
+    def seen(actor: Actor) -> tuple[set[str], set[str]]:
+        projects = {row.name for row in db.scalars(readable(Project, actor))}
+        in_them = {
+            name
+            for name, content in contents.items()
+            if content.id in ids(db, readable(ARContent, actor))
+        }
+        return projects, in_them
+
+    everything = {"Open", "Hidden", "Shared"}
+    for role in (Role.OWNER, Role.ADMIN):
+        assert seen(member(tenant, role)) == (everything, everything), role
+    assert seen(SystemActor(company.id, task="test")) == (everything, everything)
+    assert seen(member(tenant, Role.EDITOR)) == ({"Open"}, {"Open"})
+    assert seen(member(tenant, Role.VIEWER)) == ({"Open", "Shared"}, {"Open", "Shared"})
+    # Another member's grant is theirs alone, and another company sees none of it.
+    other = make_tenant(db, settings, name="Other")
+    assert seen(member(other, Role.OWNER)) == (set(), set())
+    assert seen(member(other, Role.VIEWER)) == (set(), set())
+    assert seen(PublicActor()) == (set(), set())
+
+
 def playing(db: Session, actor: Actor, content: ARContent) -> Video | None:
     entry = active_video(db, actor, content.id, NOON).entry
     return entry.video if entry else None
@@ -92,7 +147,7 @@ def playing(db: Session, actor: Actor, content: ARContent) -> Video | None:
 def test_what_plays_is_answered_through_the_callers_scope(db: Session, settings: Settings) -> None:
     ours, theirs = make_tenant(db, settings), make_tenant(db, settings, name="Other")
     video = make_video(db, ours.company)
-    content = scheduled(db, video)
+    content = scheduled(db, ours.company, video)
     assert playing(db, member(ours), content) == video
     assert playing(db, SystemActor(ours.company.id, task="test"), content) == video
     # Another company's system actor, and the public until contents are published, see nothing.

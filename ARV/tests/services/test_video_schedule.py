@@ -11,11 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
-from app.core.exceptions import ConflictError, NotFoundError, ValidationFailedError
+from app.core.exceptions import (
+    ConflictError,
+    ContentArchivedError,
+    NotFoundError,
+    ValidationFailedError,
+)
 from app.core.permissions import Role
+from app.core.storage import StorageProvider
 from app.models import (
-    ARContent,
-    Company,
+    ContentStatus,
+    Project,
     ScheduledVideo,
     Video,
     VideoStatus,
@@ -23,6 +29,7 @@ from app.models import (
 from app.schemas.ar_content import ScheduleWrite
 from app.services.context import CompanyContext, RequestMeta
 from app.services.pagination import PageParams
+from app.services.tenant import TenantService
 from app.services.video_schedule_service import (
     MAX_ENTRIES_PER_CONTENT,
     VideoScheduleService,
@@ -31,7 +38,13 @@ from app.services.video_schedule_service import (
     remove_video_from_schedules,
 )
 from app.utils.timezones import NonexistentLocalTimeError, to_utc, zone
-from tests.support.factories import Tenant, make_tenant, make_video
+from tests.support.factories import (
+    Tenant,
+    make_content,
+    make_project,
+    make_tenant,
+    make_video,
+)
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -254,15 +267,25 @@ def context(tenant: Tenant, role: Role = Role.EDITOR) -> CompanyContext:
 
 
 @pytest.fixture
-def service(db: Session, tenant: Tenant) -> VideoScheduleService:
-    return VideoScheduleService(db, context(tenant))
+def project(db: Session, tenant: Tenant) -> Project:
+    return make_project(db, tenant.company)
 
 
-def make_content(db: Session, company: Company, name: str = "Postcard") -> ARContent:
-    content = ARContent(company_id=company.id, name=name)
-    db.add(content)
-    db.flush()
-    return content
+def schedule_service(
+    db: Session,
+    tenant: Tenant,
+    project: Project,
+    storage: StorageProvider,
+    settings: Settings,
+) -> VideoScheduleService:
+    return VideoScheduleService(db, context(tenant), project, storage, settings)
+
+
+@pytest.fixture
+def service(
+    db: Session, tenant: Tenant, project: Project, storage: StorageProvider, settings: Settings
+) -> VideoScheduleService:
+    return schedule_service(db, tenant, project, storage, settings)
 
 
 def write(
@@ -279,9 +302,9 @@ def write(
 
 
 def test_attach_stores_a_wall_time_as_its_utc_instant(
-    db: Session, tenant: Tenant, service: VideoScheduleService
+    db: Session, tenant: Tenant, project: Project, service: VideoScheduleService
 ) -> None:
-    content = make_content(db, tenant.company)
+    content = make_content(db, project)
     video = make_video(db, tenant.company, "Holiday")
     body = write(
         video, datetime(2026, 12, 24, 18, 0), datetime(2026, 12, 25, 0, 0), tz="Europe/Moscow"
@@ -294,9 +317,9 @@ def test_attach_stores_a_wall_time_as_its_utc_instant(
 
 
 def test_attach_refuses_an_equal_priority_overlap_and_names_it(
-    db: Session, tenant: Tenant, service: VideoScheduleService
+    db: Session, tenant: Tenant, project: Project, service: VideoScheduleService
 ) -> None:
-    content = make_content(db, tenant.company)
+    content = make_content(db, project)
     first = service.attach(content.id, write(make_video(db, tenant.company, "A"), utc(24, 10)))
     clash = write(make_video(db, tenant.company, "B"), utc(20, 0), utc(24, 11))
     with pytest.raises(ConflictError) as raised:
@@ -310,9 +333,9 @@ def test_attach_refuses_an_equal_priority_overlap_and_names_it(
 
 
 def test_attach_refuses_an_empty_or_reversed_window(
-    db: Session, tenant: Tenant, service: VideoScheduleService
+    db: Session, tenant: Tenant, project: Project, service: VideoScheduleService
 ) -> None:
-    content = make_content(db, tenant.company)
+    content = make_content(db, project)
     video = make_video(db, tenant.company, "A")
     with pytest.raises(ValidationFailedError):
         service.attach(content.id, write(video, utc(24, 10), utc(24, 10)))
@@ -325,9 +348,9 @@ def test_attach_refuses_an_empty_or_reversed_window(
 
 
 def test_replace_checks_overlap_against_the_others_only(
-    db: Session, tenant: Tenant, service: VideoScheduleService
+    db: Session, tenant: Tenant, project: Project, service: VideoScheduleService
 ) -> None:
-    content = make_content(db, tenant.company)
+    content = make_content(db, project)
     video = make_video(db, tenant.company, "A")
     morning = service.attach(content.id, write(video, utc(24, 10), utc(24, 12)))
     evening = service.attach(content.id, write(video, utc(24, 18), utc(24, 20)))
@@ -340,9 +363,9 @@ def test_replace_checks_overlap_against_the_others_only(
 
 
 def test_the_schedule_holds_a_bounded_number_of_entries(
-    db: Session, tenant: Tenant, service: VideoScheduleService
+    db: Session, tenant: Tenant, project: Project, service: VideoScheduleService
 ) -> None:
-    content = make_content(db, tenant.company)
+    content = make_content(db, project)
     video = make_video(db, tenant.company, "A")
     db.add_all(
         ScheduledVideo(
@@ -361,9 +384,9 @@ def test_the_schedule_holds_a_bounded_number_of_entries(
 
 
 def test_active_passes_over_a_processing_video_for_the_default(
-    db: Session, tenant: Tenant, service: VideoScheduleService
+    db: Session, tenant: Tenant, project: Project, service: VideoScheduleService
 ) -> None:
-    content = make_content(db, tenant.company)
+    content = make_content(db, project)
     default = service.attach(content.id, write(make_video(db, tenant.company, "Default")))
     late = make_video(db, tenant.company, "Late", VideoStatus.PROCESSING)
     service.attach(content.id, write(late, utc(24, 18), utc(25, 0), priority=1))
@@ -382,9 +405,9 @@ def test_active_passes_over_a_processing_video_for_the_default(
 
 
 def test_a_deleted_video_is_not_scheduled(
-    db: Session, tenant: Tenant, service: VideoScheduleService
+    db: Session, tenant: Tenant, project: Project, service: VideoScheduleService
 ) -> None:
-    content = make_content(db, tenant.company)
+    content = make_content(db, project)
     video = make_video(db, tenant.company, "Gone")
     service.attach(content.id, write(video))
     video.soft_delete()
@@ -394,9 +417,13 @@ def test_a_deleted_video_is_not_scheduled(
 
 
 def test_remove_video_from_schedules_touches_only_that_companys_video(
-    db: Session, settings: Settings, tenant: Tenant, service: VideoScheduleService
+    db: Session,
+    settings: Settings,
+    tenant: Tenant,
+    project: Project,
+    service: VideoScheduleService,
 ) -> None:
-    content = make_content(db, tenant.company)
+    content = make_content(db, project)
     kept = make_video(db, tenant.company, "Kept")
     removed = make_video(db, tenant.company, "Removed")
     service.attach(content.id, write(kept))
@@ -407,23 +434,71 @@ def test_remove_video_from_schedules_touches_only_that_companys_video(
         query = select(ScheduledVideo.video_id).where(ScheduledVideo.ar_content_id == content.id)
         return set(db.scalars(query))
 
-    remove_video_from_schedules(VideoScheduleService(db, context(other)), removed.id)
+    remove_video_from_schedules(TenantService(db, context(other)), removed.id)
     assert scheduled() == {kept.id, removed.id}
     remove_video_from_schedules(service, removed.id)
     assert scheduled() == {kept.id}
 
 
+def test_remove_video_from_schedules_reaches_projects_the_caller_cannot_see(
+    db: Session, tenant: Tenant, project: Project, service: VideoScheduleService
+) -> None:
+    """An editor deleting a video takes it off every schedule of the company, restricted
+    projects included: a schedule must never keep a deleted video it cannot show."""
+    hidden = make_content(db, make_project(db, tenant.company, name="Hidden", restricted=True))
+    video = make_video(db, tenant.company, "Shared")
+    db.add(ScheduledVideo(company_id=tenant.company.id, ar_content_id=hidden.id, video_id=video.id))
+    db.flush()
+    editor = TenantService(db, context(tenant, Role.EDITOR))
+    remove_video_from_schedules(editor, video.id)
+    left = select(ScheduledVideo.id).where(ScheduledVideo.video_id == video.id)
+    assert list(db.scalars(left)) == []
+
+
+def test_a_content_of_another_project_is_not_found(
+    db: Session, tenant: Tenant, service: VideoScheduleService
+) -> None:
+    elsewhere = make_content(db, make_project(db, tenant.company, name="Elsewhere"))
+    video = make_video(db, tenant.company, "A")
+    with pytest.raises(NotFoundError) as raised:
+        service.attach(elsewhere.id, write(video))
+    assert raised.value.details == {"entity": "AR content", "id": str(elsewhere.id)}
+    with pytest.raises(NotFoundError):
+        service.active(elsewhere.id, utc(24, 10))
+    assert list(db.scalars(select(ScheduledVideo.id))) == []
+
+
+def test_an_archived_content_refuses_schedule_changes(
+    db: Session, tenant: Tenant, project: Project, service: VideoScheduleService
+) -> None:
+    content = make_content(db, project)
+    video = make_video(db, tenant.company, "A")
+    entry = service.attach(content.id, write(video))
+    content.status = ContentStatus.ARCHIVED
+    db.flush()
+    for change in (
+        lambda: service.attach(content.id, write(video, priority=1)),
+        lambda: service.replace(content.id, entry.id, write(video, priority=2)),
+        lambda: service.detach(content.id, entry.id),
+    ):
+        with pytest.raises(ContentArchivedError):
+            change()
+    # Reading still works.
+    assert service.active(content.id, utc(24, 10)).entry is not None
+    assert service.list_entries(content.id, PageParams(limit=50, offset=0)).total == 1
+
+
 def test_another_companys_content_and_video_are_not_found(
-    db: Session, settings: Settings, tenant: Tenant, service: VideoScheduleService
+    db: Session, settings: Settings, tenant: Tenant, project: Project, service: VideoScheduleService
 ) -> None:
     other = make_tenant(db, settings, name="Other")
-    theirs = make_content(db, other.company)
+    theirs = make_content(db, make_project(db, other.company))
     their_video = make_video(db, other.company, "Theirs")
     with pytest.raises(NotFoundError) as raised:
         service.active(theirs.id, utc(24, 10))
     assert raised.value.details == {"entity": "AR content", "id": str(theirs.id)}
 
-    mine = make_content(db, tenant.company)
+    mine = make_content(db, project)
     with pytest.raises(NotFoundError) as raised:
         service.attach(mine.id, write(their_video))
     assert raised.value.details == {"entity": "Video", "id": str(their_video.id)}

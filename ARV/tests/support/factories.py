@@ -5,6 +5,7 @@ import itertools
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -12,11 +13,14 @@ from app.core.config import Settings
 from app.core.permissions import Role
 from app.core.security import create_access_token, hash_password
 from app.models import (
+    ARContent,
     AuthSession,
     Company,
+    ContentStatus,
     FileStatus,
     Membership,
     PipelineStage,
+    Project,
     StoredFile,
     User,
     Video,
@@ -129,3 +133,33 @@ def make_video(
     db.add(video)
     db.flush()
     return video
+
+
+def make_project(db: Session, company: Company, **fields: Any) -> Project:
+    """A project of `company`; `fields` set any column (`restricted=True`, `status=...`)."""
+    project = Project(company_id=company.id, **{"name": "Postcards", **fields})
+    db.add(project)
+    db.flush()
+    return project
+
+
+def make_content(
+    db: Session,
+    project: Project,
+    title: str = "Postcard",
+    *,
+    status: ContentStatus = ContentStatus.DRAFT,
+    **fields: Any,
+) -> ARContent:
+    """An AR content in `project`, with the project's default scene settings."""
+    content = ARContent(
+        company_id=project.company_id,
+        project_id=project.id,
+        title=title,
+        status=status,
+        scene=project.default_scene,
+        **fields,
+    )
+    db.add(content)
+    db.flush()
+    return content

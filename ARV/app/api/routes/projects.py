@@ -60,6 +60,11 @@ ProjectLifecycle = Annotated[
     OneProjectService,
     project_service(OneProjectService, Action.PROJECT_MANAGE, archived_ok=True),
 ]
+# Who has access is read by managers only, and read (not changed) while archived too.
+GrantsReader = Annotated[
+    OneProjectService,
+    project_service(OneProjectService, Action.PROJECT_MANAGE, archived_ok=True),
+]
 TemplatesReader = Annotated[
     ProjectTemplateService, tenant_service(ProjectTemplateService, Action.CONTENT_READ)
 ]
@@ -140,7 +145,7 @@ def set_project_access(body: ProjectAccessWrite, project: ProjectManager) -> Pro
 
 
 @router.get(GRANTS, summary="Members granted access to the project")
-def list_project_grants(project: ProjectManager, page: PageParamsDep) -> Page[ProjectGrantResponse]:
+def list_project_grants(project: GrantsReader, page: PageParamsDep) -> Page[ProjectGrantResponse]:
     """By email. Grants are kept while the project is open to every member, and apply
     again when it is restricted."""
     result = project.list_grants(page)
