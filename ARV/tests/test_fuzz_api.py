@@ -357,6 +357,8 @@ def _seed_through_api(
         "template_id": template["id"],
         "content_id": content["id"],
         "entry_id": entry["id"],
+        # For the version routes: no version exists, so they answer 404.
+        "number": "1",
         "key": key,
     }
 

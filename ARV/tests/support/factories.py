@@ -18,6 +18,8 @@ from app.models import (
     Company,
     ContentStatus,
     FileStatus,
+    Marker,
+    MarkerStatus,
     Membership,
     PipelineStage,
     Project,
@@ -112,16 +114,7 @@ def make_video(
 ) -> Video:
     """A video row as the pipeline leaves it (no media in storage): for tests of what
     hangs off a video, not of processing."""
-    stored = StoredFile(
-        company_id=company.id,
-        status=FileStatus.AVAILABLE,
-        filename=f"{title}.mp4",
-        content_type="video/mp4",
-        size_bytes=1000,
-        storage_key=f"companies/{company.id}/files/{uuid.uuid4()}",
-    )
-    db.add(stored)
-    db.flush()
+    stored = _stored_file(db, company.id, f"{title}.mp4", "video/mp4")
     video = Video(
         company_id=company.id,
         file_id=stored.id,
@@ -133,6 +126,23 @@ def make_video(
     db.add(video)
     db.flush()
     return video
+
+
+def _stored_file(
+    db: Session, company_id: uuid.UUID, filename: str, content_type: str
+) -> StoredFile:
+    """An uploaded file's row (no bytes in storage)."""
+    stored = StoredFile(
+        company_id=company_id,
+        status=FileStatus.AVAILABLE,
+        filename=filename,
+        content_type=content_type,
+        size_bytes=1000,
+        storage_key=f"companies/{company_id}/files/{uuid.uuid4()}",
+    )
+    db.add(stored)
+    db.flush()
+    return stored
 
 
 def make_project(db: Session, company: Company, **fields: Any) -> Project:
@@ -163,3 +173,35 @@ def make_content(
     db.add(content)
     db.flush()
     return content
+
+
+def make_marker(
+    db: Session,
+    content: ARContent,
+    *,
+    status: MarkerStatus = MarkerStatus.READY,
+    score: int | None = 80,
+    fingerprint: bytes | None = None,
+    **fields: Any,
+) -> Marker:
+    """A marker row as processing leaves it (outputs named, none in storage), the newest
+    of `content`: its current marker. `fingerprint` from `utils.marker_match.fingerprint`
+    makes it comparable with other markers; `fields` set any other column."""
+    stored = _stored_file(db, content.company_id, "marker.jpg", "image/jpeg")
+    outputs = f"companies/{content.company_id}/markers/{uuid.uuid4()}"
+    marker = Marker(
+        company_id=content.company_id,
+        project_id=content.project_id,
+        ar_content_id=content.id,
+        file_id=stored.id,
+        status=status,
+        width_mm=150,
+        max_attempts=3,
+        score=score,
+        sha256=uuid.uuid4().hex * 2,
+        fingerprint=fingerprint,
+        **{"image_key": f"{outputs}/image.jpg", "mind_key": f"{outputs}/targets.mind", **fields},
+    )
+    db.add(marker)
+    db.flush()
+    return marker
