@@ -173,14 +173,14 @@ def test_scene_comes_from_the_project_unless_sent(
     client: TestClient, tenant: InProject, db: Session
 ) -> None:
     tenant.project.default_scene = SceneSettings.model_validate(
-        {"fit": "cover", "loop": False, "transparency": {"mode": "chroma_key", "colour": "#0000FF"}}
+        {"fit": "cover", "loop": False, "transparency": {"mode": "chroma_key", "color": "#0000FF"}}
     )
     db.flush()
     inherited = create_content(client, tenant, "Inherited")["scene"]
     assert (inherited["fit"], inherited["loop"]) == ("cover", False)
     assert inherited["transparency"] == {
         "mode": "chroma_key",
-        "colour": "#0000FF",
+        "color": "#0000FF",
         "similarity": 0.4,
         "smoothness": 0.08,
     }
@@ -371,6 +371,10 @@ def test_an_archived_content_is_read_only(
         attach(client, tenant, content["id"], video), 409, "content_archived"
     )
     assert attach_error["details"] == {"content_id": content["id"]}
+    deleted = client.delete(url, headers=editor)
+    assert assert_error(deleted, 409, "content_archived")["details"] == {
+        "content_id": content["id"]
+    }
     read = client.get(url, headers=tenant.headers[Role.VIEWER]).json()
     assert (read["title"], read["status"]) == (content["title"], "archived")
     assert listed_schedule(client, tenant, content["id"]) == []

@@ -36,7 +36,7 @@ DEFAULT_SCENE = SceneSettings().model_dump(mode="json")
 CHROMA_KEY_SCENE = {
     "fit": "cover",
     "loop": False,
-    "transparency": {"mode": "chroma_key", "colour": "#0000FF", "similarity": 0.3},
+    "transparency": {"mode": "chroma_key", "color": "#0000FF", "similarity": 0.3},
 }
 FREE_PLAN_CONTENTS = 5
 
@@ -170,7 +170,7 @@ def test_create_takes_defaults_and_partial_scene_settings(
     scene = body["default_scene"]
     assert scene["transparency"] == {
         "mode": "chroma_key",
-        "colour": "#00FF00",
+        "color": "#00FF00",
         "similarity": 0.4,
         "smoothness": 0.08,
     }
@@ -986,13 +986,13 @@ def test_the_plan_limit_counts_restricted_projects_for_an_editor_too(
     ("scene", "loc_tail", "kind"),
     [
         (
-            {"transparency": {"mode": "chroma_key", "colour": "green"}},
-            ["colour"],
+            {"transparency": {"mode": "chroma_key", "color": "green"}},
+            ["color"],
             "string_pattern_mismatch",
         ),
         (
-            {"transparency": {"mode": "chroma_key", "colour": "#00FF0"}},
-            ["colour"],
+            {"transparency": {"mode": "chroma_key", "color": "#00FF0"}},
+            ["color"],
             "string_pattern_mismatch",
         ),
         (
@@ -1017,8 +1017,8 @@ def test_the_plan_limit_counts_restricted_projects_for_an_editor_too(
         ({"sound": True}, ["sound"], "extra_forbidden"),
     ],
     ids=[
-        "colour-name",
-        "colour-short",
+        "color-name",
+        "color-short",
         "similarity-zero",
         "smoothness-over-one",
         "unknown-transparency-mode",
@@ -1072,14 +1072,14 @@ def test_partial_scene_settings_take_the_defaults(
         tenant,
         project.id,
         scene={
-            "transparency": {"mode": "chroma_key", "colour": "#ff00ff"},
+            "transparency": {"mode": "chroma_key", "color": "#ff00ff"},
             "smoothing": {"filter_beta": 10},
         },
     )
     scene = created(response)["scene"]
     assert scene["transparency"] == {
         "mode": "chroma_key",
-        "colour": "#ff00ff",
+        "color": "#ff00ff",
         "similarity": 0.4,
         "smoothness": 0.08,
     }
