@@ -39,6 +39,7 @@ from app.core.security import create_access_token
 from app.models import AuthSession, Company, ContentStatus, OutboxMessage, OutboxStatus
 from app.utils.clock import utcnow
 from tests.conftest import ADMIN_DATABASE_URL, RUN_ID, TEST_REDIS_URL
+from tests.support import marker_images
 from tests.support.databases import create_database, drop_database, migrate
 from tests.support.factories import (
     add_member,
@@ -332,8 +333,9 @@ def _seed_through_api(
     base_url: str, token: str, pinned: dict[str, str], s3_endpoint: str, bucket: str
 ) -> dict[str, str]:
     """What is made most simply the way a client makes it: an invitation, a project
-    template, an AR content in the project with a schedule entry, and a playlist in
-    storage for the media route."""
+    template, an AR content in the project with a schedule entry and a marker (its image
+    uploaded, then made the marker; no worker runs, so it stays queued), and a playlist
+    in storage for the media route."""
     company = f"{base_url}/api/v1/companies/{pinned['company_id']}"
     headers = {"Authorization": f"Bearer {token}"}
 
@@ -348,6 +350,21 @@ def _seed_through_api(
     contents = f"{company}/projects/{pinned['project_id']}/ar-contents"
     content = post(contents, {"title": "Postcard"})
     entry = post(f"{contents}/{content['id']}/schedule", {"video_id": pinned["video_id"]})
+    image = httpx2.post(
+        f"{company}/storage/files",
+        params={"filename": "marker.jpg"},
+        content=marker_images.detailed_jpeg(1, (640, 480)),
+        headers={**headers, "Content-Type": "application/octet-stream"},
+        timeout=30,
+    )
+    assert image.status_code == 201, image.text
+    marker = httpx2.post(
+        f"{contents}/{content['id']}/marker",
+        json={"file_id": image.json()["id"], "width_mm": 150},
+        headers=headers,
+        timeout=30,
+    )
+    assert marker.status_code == 202, marker.text
     key = f"companies/{pinned['company_id']}/videos/{pinned['video_id']}/hls/master.m3u8"
     s3_client(s3_endpoint).put_object(
         Bucket=bucket, Key=key, Body=b"#EXTM3U\n#EXT-X-VERSION:3\n360p/index.m3u8\n"
@@ -357,6 +374,7 @@ def _seed_through_api(
         "template_id": template["id"],
         "content_id": content["id"],
         "entry_id": entry["id"],
+        "marker_id": marker.json()["id"],
         # For the version routes: no version exists, so they answer 404.
         "number": "1",
         "key": key,
