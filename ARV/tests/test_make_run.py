@@ -238,8 +238,8 @@ def bootstrap_run(tmp_path: Path, tools: set[str]) -> list[str]:
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True)
     shutil.copy(REPO_ROOT / "scripts" / "bootstrap.sh", repo / "scripts")
-    for requirements in REPO_ROOT.glob("requirements*.txt"):
-        shutil.copy(requirements, repo)
+    for manifest in (*REPO_ROOT.glob("requirements*.txt"), *REPO_ROOT.glob("package*.json")):
+        shutil.copy(manifest, repo)
     path = tmp_path / "bin"
     apt_log = tmp_path / "apt.log"
     stubs = {
@@ -248,13 +248,17 @@ def bootstrap_run(tmp_path: Path, tools: set[str]) -> list[str]:
         repo / ".venv" / "bin" / "pip": "exit 0",
         path / "apt-get": f'echo "$*" >> {apt_log}',
         path / "sudo": 'exec "$@"',
+        # Every Debian package counts as installed (canvas's build libraries included),
+        # and npm installs what the lock file names.
+        path / "dpkg-query": "echo 'install ok installed'",
+        path / "npm": "mkdir -p node_modules",
         **{path / tool: "exit 0" for tool in tools},
     }
     for stub, body in stubs.items():
         stub.parent.mkdir(parents=True, exist_ok=True)
         stub.write_text(f"#!/bin/sh\n{body}\n")
         stub.chmod(0o755)
-    for tool in ("cat", "cut", "dirname", "env", "id", "rm", "sha256sum", "touch"):
+    for tool in ("cat", "cut", "dirname", "env", "grep", "id", "mkdir", "rm", "sha256sum", "touch"):
         real = shutil.which(tool)
         assert real, tool
         (path / tool).symlink_to(real)
@@ -280,7 +284,7 @@ def bootstrap_run(tmp_path: Path, tools: set[str]) -> list[str]:
 def test_make_run_installs_ffmpeg_only_when_missing(
     tmp_path: Path, present: set[str], installs: bool
 ) -> None:
-    calls = bootstrap_run(tmp_path, present)
+    calls = bootstrap_run(tmp_path, present | {"node"})
     if installs:
         assert calls[0] == "update -qq"
         # Only what `make run` needs: PostgreSQL and Redis are for `make test`.
@@ -289,3 +293,12 @@ def test_make_run_installs_ffmpeg_only_when_missing(
         assert len(calls) == 2
     else:
         assert calls == []
+
+
+def test_make_run_installs_node_when_missing(tmp_path: Path) -> None:
+    calls = bootstrap_run(tmp_path, {"ffmpeg", "ffprobe"})
+    assert calls == ["update -qq", calls[1]]
+    assert calls[1].startswith("install ")
+    assert calls[1].split()[-2:] == ["nodejs", "npm"]
+    stamps = list((tmp_path / "repo" / "node_modules").glob(".installed-*"))
+    assert len(stamps) == 1
