@@ -6,9 +6,11 @@ import uuid
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Reject
 
 from app.background_tasks.celery_app import celery_app
 from app.background_tasks.names import MARKER_PROCESS, MARKER_WATCHDOG, QUEUE_MEDIA
+from app.background_tasks.shutdown import WorkerStopping, interruptible
 from app.core.config import get_settings
 from app.core.database import get_session_factory
 from app.core.storage import get_storage
@@ -25,8 +27,13 @@ def _processor() -> MarkerProcessor:
 @celery_app.task(bind=True, name=MARKER_PROCESS, max_retries=None)
 def process(self: Task[Any, Any], marker_id: str) -> str:
     """Idempotent and safe to redeliver: the marker row decides whether this delivery runs,
-    and its attempt counter, not Celery's, bounds the retries."""
-    outcome = _processor().run(uuid.UUID(marker_id), str(self.request.id))
+    and its attempt counter, not Celery's, bounds the retries. A worker told to stop kills
+    the compile, hands the marker back and puts this message back on the queue."""
+    try:
+        with interruptible():
+            outcome = _processor().run(uuid.UUID(marker_id), str(self.request.id))
+    except WorkerStopping as stopping:
+        raise Reject(f"worker stopping ({stopping})", requeue=True) from stopping
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in, queue=QUEUE_MEDIA)
     return outcome.status

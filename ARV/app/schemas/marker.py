@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import Field
 
-from app.models.marker import Marker, MarkerStatus
+from app.models.marker import MarkerStatus
 from app.schemas.common import RequestSchema, ResponseSchema
 from app.schemas.project import MarkerWidthMm
-from app.services.marker_service import MarkerLinks
+from app.services.marker_service import MarkerView
 
 MM_PER_METRE = 1000
 
@@ -66,7 +66,10 @@ class MarkerResponse(ResponseSchema):
     hints: list[Hint]
     warnings: list[Hint]
     duplicates: list[Duplicate] = Field(
-        description="Other contents whose marker looks like this one."
+        description="Other contents whose marker looks like this one, among those you see."
+    )
+    hidden_duplicates: int = Field(
+        description="Look-alikes in projects you cannot see: counted, not named."
     )
     keypoints: int | None
     coverage: int | None = Field(description="Share (%) of an 8x8 grid's cells with detail.")
@@ -81,7 +84,8 @@ class MarkerResponse(ResponseSchema):
     )
 
     @classmethod
-    def of(cls, marker: Marker, links: MarkerLinks | None = None) -> "MarkerResponse":
+    def of(cls, view: MarkerView) -> "MarkerResponse":
+        marker, links = view.marker, view.links
         report: dict[str, Any] = marker.report or {}
         return cls(
             id=marker.id,
@@ -99,9 +103,10 @@ class MarkerResponse(ResponseSchema):
             score=marker.score,
             stars=marker.stars,
             sub_scores=report.get("sub_scores", {}),
-            hints=report.get("hints", []),
+            hints=view.hints,
             warnings=report.get("warnings", []),
-            duplicates=report.get("duplicates", []),
+            duplicates=[Duplicate.model_validate(found) for found in view.duplicates],
+            hidden_duplicates=view.hidden_duplicates,
             keypoints=report.get("keypoints"),
             coverage=report.get("coverage"),
             edge_coverage=report.get("edge_coverage"),

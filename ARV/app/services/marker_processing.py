@@ -28,12 +28,13 @@ from app.services import leases
 from app.services.object_keys import MarkerKeys
 from app.services.tenant import ScopedService, system_scope
 from app.services.video_job_state import gave_up
-from app.services.video_pipeline import MAX_RETRY_DELAY_SECONDS, Outcome
+from app.services.video_pipeline import MAX_RETRY_DELAY_SECONDS, WORKER_STOPPED, Outcome
 from app.utils.clock import utcnow
 from app.utils.marker_image import MarkerImageRejected, PreparedMarker, prepare_marker
 from app.utils.marker_match import fingerprint, match
-from app.utils.marker_score import Hint, feature_heatmap, score_marker
+from app.utils.marker_score import feature_heatmap, score_marker
 from app.utils.mind_compiler import CompiledTarget, MindCompileError, compile_mind_target
+from app.utils.subprocesses import WorkerStopping
 
 logger = logging.getLogger(__name__)
 
@@ -99,11 +100,20 @@ class MarkerProcessor:
         try:
             processed = self._process(claimed)
             finished = self._store_and_finish(claimed, task_id, processed)
+        except WorkerStopping:
+            # Not the marker's fault: the attempt is refunded and the message goes back.
+            with session_scope(self.sessions) as db:
+                leases.hand_back(db, Marker, marker_id, task_id, WORKER_STOPPED)
+            raise
         except MarkerImageRejected as rejected:
             self._reject(claimed, task_id, rejected)
             return Outcome("rejected")
         except (MindCompileError, StorageError, OSError) as error:
-            return self._retry_or_fail(claimed, task_id, str(error))
+            logger.warning(
+                "marker attempt failed",
+                extra={"marker_id": str(marker_id), "error": str(error)},
+            )
+            return self._retry_or_fail(claimed, task_id, _reason_shown(error))
         # Lost: the lease ran out meanwhile, and the marker is another delivery's.
         return Outcome("ready" if finished else "lost")
 
@@ -206,7 +216,6 @@ class MarkerProcessor:
             duplicates = _near_duplicates(scope, claimed, done.fingerprint)
             report = {
                 **done.report,
-                "hints": [*done.report["hints"], *(_hint(found) for found in duplicates)],
                 "duplicates": duplicates,
                 "warnings": [warning._asdict() for warning in done.prepared.warnings],
                 "original_size": [done.prepared.original_width, done.prepared.original_height],
@@ -325,33 +334,20 @@ def _near_duplicates(scope: ScopedService, claimed: Claimed, prints: bytes) -> l
         for content_id, (marker_id, other_prints) in newest.items()
         if (result := match(prints, other_prints)).is_duplicate
     }
-    if not matches:
-        return []
-    # Its rows (`all()`): a result has `keys()`, so `dict()` would take it for a mapping.
-    titles: dict[uuid.UUID, str] = dict(
-        scope.db.execute(
-            scope.scoped(ARContent)
-            .with_only_columns(ARContent.id, ARContent.title)
-            .where(ARContent.id.in_(matches))
-        ).all()
-    )
+    # Ids only: who may read this marker may not see every project; the titles are
+    # looked up for each reader (`MarkerService.view`).
     return [
-        {
-            "marker_id": str(marker_id),
-            "content_id": str(content_id),
-            "content_title": titles[content_id],
-            "inliers": inliers,
-        }
-        for content_id, (marker_id, inliers) in sorted(
-            matches.items(), key=lambda item: titles[item[0]]
-        )
+        {"marker_id": str(marker_id), "content_id": str(content_id), "inliers": inliers}
+        for content_id, (marker_id, inliers) in sorted(matches.items())
     ]
 
 
-def _hint(duplicate: dict[str, Any]) -> dict[str, str]:
-    hint = Hint(
-        "looks_like_another_marker",
-        f"Looks like the marker of {duplicate['content_title']!r}: two contents would fight "
-        "over one print. Use a different picture, or unpublish the other content.",
-    )
-    return {"code": hint.code, "message": hint.message}
+def _reason_shown(error: Exception) -> str:
+    """What the admin is told: the kind of failure, never a worker's paths or output (the
+    log has those)."""
+    if isinstance(error, MindCompileError):
+        return {
+            "timeout": "compiling the tracker target took too long",
+            "out_of_memory": "compiling the tracker target ran out of memory",
+        }.get(error.reason, "the tracker compiler failed")
+    return "storage was unavailable"

@@ -34,6 +34,7 @@ from app.utils.clock import utcnow
 from app.utils.marker_image import ACCEPTED_TYPES
 
 MARKER_ENTITY = "Marker"
+HIDDEN_CONTENT = "a content in a project you cannot see"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,26 @@ class MarkerLinks:
     preview: str | None
     heatmap: str | None
     mind_target: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    marker_id: uuid.UUID
+    content_id: uuid.UUID
+    content_title: str
+    inliers: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarkerView:
+    """A marker as one reader is shown it: near-duplicates in projects the reader cannot
+    see are only counted, never named."""
+
+    marker: Marker
+    links: MarkerLinks | None
+    duplicates: list[Duplicate]
+    hidden_duplicates: int
+    hints: list[dict[str, str]]
 
 
 def queue_processing(db: Session, marker: Marker, settings: Settings) -> None:
@@ -136,6 +157,39 @@ class MarkerService(ProjectScopedService):
         self._audit("marker.retried", marker)
         return marker
 
+    def view(self, marker: Marker, *, with_links: bool = True) -> MarkerView:
+        """The marker for this reader; links (once ready) unless `with_links` is false."""
+        found: list[dict[str, Any]] = (marker.report or {}).get("duplicates", [])
+        ids = [uuid.UUID(entry["content_id"]) for entry in found]
+        titles = self._visible_titles(ids) if ids else {}
+        duplicates = [
+            Duplicate(
+                marker_id=uuid.UUID(entry["marker_id"]),
+                content_id=content_id,
+                content_title=titles[content_id],
+                inliers=entry["inliers"],
+            )
+            for entry, content_id in zip(found, ids, strict=True)
+            if content_id in titles
+        ]
+        hidden = len(found) - len(duplicates)
+        linked = with_links and marker.status is MarkerStatus.READY
+        return MarkerView(
+            marker=marker,
+            links=self.links(marker) if linked else None,
+            duplicates=duplicates,
+            hidden_duplicates=hidden,
+            hints=[*(marker.report or {}).get("hints", []), *_duplicate_hints(duplicates, hidden)],
+        )
+
+    def _visible_titles(self, content_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+        rows = self.db.execute(
+            self.scoped(ARContent)
+            .with_only_columns(ARContent.id, ARContent.title)
+            .where(ARContent.id.in_(content_ids))
+        ).all()
+        return dict(rows)
+
     def links(self, marker: Marker) -> MarkerLinks:
         """Signed links to the marker's outputs, expiring together; linked as immutable,
         since a marker's outputs are written once."""
@@ -165,16 +219,31 @@ class MarkerService(ProjectScopedService):
         )
 
 
+def _duplicate_hints(duplicates: list[Duplicate], hidden: int) -> list[dict[str, str]]:
+    why = "two contents would fight over one print: use a different picture, or unpublish one."
+    named = [
+        f"Looks like the marker of {duplicate.content_title!r}: {why}" for duplicate in duplicates
+    ]
+    if hidden:
+        named.append(f"Looks like a marker in a project you cannot see: {why}")
+    return [{"code": "looks_like_another_marker", "message": message} for message in named]
+
+
 def file_uses(scope: ScopedService, file_id: uuid.UUID) -> list[FileUse]:
-    """Markers made from the file (which then cannot be deleted)."""
+    """Markers made from the file (which then cannot be deleted), in the whole company;
+    those in projects the reader cannot see are not named."""
     company = company_wide(scope, "markers.file_uses")
     rows = company.db.execute(
         company.scoped(Marker)
-        .with_only_columns(Marker.id, ARContent.title)
-        .join_from(Marker, ARContent, ARContent.id == Marker.ar_content_id)
+        .with_only_columns(Marker.id, Marker.ar_content_id)
         .where(Marker.file_id == file_id)
     ).all()
-    return [FileUse(kind="marker", id=marker_id, name=title) for marker_id, title in rows]
+    visible = scope.scoped(ARContent).with_only_columns(ARContent.id, ARContent.title)
+    titles = dict(scope.db.execute(visible.where(ARContent.id.in_([row[1] for row in rows]))).all())
+    return [
+        FileUse(kind="marker", id=marker_id, name=titles.get(content_id, HIDDEN_CONTENT))
+        for marker_id, content_id in rows
+    ]
 
 
 def stored_bytes(scope: ScopedService) -> int:

@@ -35,6 +35,7 @@ from app.services.object_keys import MarkerKeys
 from app.services.storage_service import file_key
 from app.utils.clock import utcnow
 from app.utils.mind_compiler import CompiledTarget, compile_mind_target, read_mind_target
+from app.utils.subprocesses import WorkerStopping
 from tests.conftest import TEST_REDIS_URL
 from tests.support import marker_images as images
 from tests.support.api import assert_error
@@ -455,6 +456,37 @@ def test_a_rotated_scaled_copy_of_another_contents_marker_is_a_duplicate(
     assert current(client, tenant, content)["duplicates"] == []
 
 
+def test_a_look_alike_in_a_project_the_reader_cannot_see_is_counted_not_named(
+    client: TestClient,
+    tenant: Tenant,
+    project: Project,
+    content: ARContent,
+    db: Session,
+    processor: MarkerProcessor,
+    detailed: bytes,
+) -> None:
+    secret = make_project(db, tenant.company, name="Secret")
+    hidden = make_content(db, secret, "Unreleased poster")
+    first = upload_marker(client, tenant, hidden, detailed)
+    assert run(processor, db, first["id"]) == "ready"
+    secret.restricted = True
+    db.flush()
+    copy = images.rotated_scaled_jpeg(detailed, degrees=15, scale=0.8)
+    second = upload_marker(client, tenant, content, copy, "copy.jpg")
+    assert run(processor, db, second["id"]) == "ready"
+
+    url = content_url(tenant, content, "/marker")
+    as_editor = client.get(url, headers=tenant.headers[Role.EDITOR]).json()
+    assert (as_editor["duplicates"], as_editor["hidden_duplicates"]) == ([], 1)
+    assert "Unreleased poster" not in str(as_editor)
+    assert str(hidden.id) not in str(as_editor)
+    [hint] = [h for h in as_editor["hints"] if h["code"] == "looks_like_another_marker"]
+    assert "cannot see" in hint["message"]
+    as_owner = client.get(url, headers=tenant.headers[Role.OWNER]).json()
+    assert [found["content_title"] for found in as_owner["duplicates"]] == ["Unreleased poster"]
+    assert as_owner["hidden_duplicates"] == 0
+
+
 def test_deleted_contents_and_projects_hold_no_duplicates(
     client: TestClient,
     tenant: Tenant,
@@ -655,7 +687,9 @@ def test_a_marker_that_keeps_failing_ends_failed_and_a_retry_makes_it_ready(
     assert failed["status"] == "failed"
     assert failed["attempts"] == settings.MARKER_JOB_MAX_ATTEMPTS
     assert "gave up after 3 attempts" in failed["failure_reason"]
-    assert "Node.js is not installed" in failed["failure_reason"]
+    # The kind of failure, not the worker's own words (those go to the log).
+    assert failed["failure_reason"].endswith("last error: the tracker compiler failed")
+    assert "Node" not in failed["failure_reason"]
     assert failed["links"] is None
     # Out of attempts: a further delivery does nothing.
     assert broken_processor.run(uuid.UUID(marker["id"]), task_id).status == "skipped"
@@ -808,3 +842,34 @@ def test_the_watchdog_requeues_a_lost_marker_and_fails_an_exhausted_one(
     # The re-sent task runs the marker to the end.
     assert run(processor, db, lost["id"]) == "ready"
     assert current(client, tenant, content)["attempts"] == 2
+
+
+def test_a_worker_told_to_stop_hands_the_marker_back_for_the_next_delivery(
+    client: TestClient,
+    tenant: Tenant,
+    content: ARContent,
+    db: Session,
+    session_factory: sessionmaker[Session],
+    storage: StorageProvider,
+    settings: Settings,
+    processor: MarkerProcessor,
+    detailed: bytes,
+) -> None:
+    def stopped_mid_compile(image_jpeg: bytes, **_: object) -> CompiledTarget:
+        raise WorkerStopping("SIGTERM")
+
+    marker = upload_marker(client, tenant, content, detailed)
+    task_id = marker_row(db, marker["id"]).task_id
+    assert task_id
+    stopping = MarkerProcessor(session_factory, storage, settings, compiler=stopped_mid_compile)
+    with pytest.raises(WorkerStopping):
+        stopping.run(uuid.UUID(marker["id"]), task_id)
+    row = marker_row(db, marker["id"])
+    db.refresh(row)
+    # The attempt is refunded and the lease ended: the redelivered message takes it at once.
+    assert (row.status, row.attempts, row.last_error) == (
+        MarkerStatus.PROCESSING,
+        0,
+        "interrupted: the worker was stopped",
+    )
+    assert processor.run(uuid.UUID(marker["id"]), task_id).status == "ready"

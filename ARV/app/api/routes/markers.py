@@ -18,7 +18,7 @@ from app.core.exceptions import (
     UploadIncompleteError,
 )
 from app.core.permissions import Action
-from app.models.marker import Marker, MarkerStatus
+from app.models.marker import Marker
 from app.schemas.common import Page
 from app.schemas.marker import MarkerCreate, MarkerResponse
 from app.services.marker_service import MarkerService
@@ -33,8 +33,7 @@ MarkersWriter = Annotated[MarkerService, project_service(MarkerService, Action.C
 
 
 def _shown(markers: MarkerService, marker: Marker) -> MarkerResponse:
-    ready = marker.status is MarkerStatus.READY
-    return MarkerResponse.of(marker, markers.links(marker) if ready else None)
+    return MarkerResponse.of(markers.view(marker))
 
 
 @router.post(MARKER, status_code=status.HTTP_202_ACCEPTED, summary="Upload the content's marker")
@@ -68,10 +67,13 @@ def read_current_marker(content_id: ContentId, markers: MarkersReader) -> Marker
 def list_markers(
     content_id: ContentId, markers: MarkersReader, page: PageParamsDep
 ) -> Page[MarkerResponse]:
-    """Newest first; the first is the current one. Published versions keep theirs."""
+    """Newest first; the first is the current one. Published versions keep theirs. Links
+    are given by the single-marker routes."""
     result = markers.history(content_id, page)
     return Page[MarkerResponse](
-        items=[MarkerResponse.of(marker) for marker in result.items],
+        items=[
+            MarkerResponse.of(markers.view(marker, with_links=False)) for marker in result.items
+        ],
         total=result.total,
         limit=result.limit,
         offset=result.offset,
