@@ -30,6 +30,10 @@ class SmtpSecurity(StrEnum):
 DEFAULT_SMTP_PORTS = {SmtpSecurity.STARTTLS: 587, SmtpSecurity.SSL: 465, SmtpSecurity.NONE: 25}
 
 
+# What a marker job does besides compiling (checking, scoring, storing) fits in this.
+MARKER_LEASE_MARGIN_SECONDS = 60
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -82,7 +86,8 @@ class Settings(BaseSettings):
     NODE_BINARY: str = "node"
     MIND_COMPILE_TIMEOUT_SECONDS: int = Field(default=180, ge=10, le=1800)
     MIND_COMPILE_MEMORY_MB: int = Field(default=1536, ge=512, le=16384)
-    # Longer than the compile's timeout: a live job never loses its lease mid-compile.
+    # Longer than the compile's timeout (checked below): a live job never loses its lease
+    # mid-compile.
     MARKER_JOB_LEASE_SECONDS: int = Field(default=600, ge=30, le=3600)
     MARKER_JOB_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=10)
 
@@ -229,6 +234,13 @@ class Settings(BaseSettings):
             raise ValueError("JWT_SIGNING_KEYS needs JWT_ACTIVE_KEY_ID to pick the signing key")
         if self.FFMPEG_TIMEOUT_SECONDS >= self.CELERY_TASK_SOFT_TIME_LIMIT:
             raise ValueError("FFMPEG_TIMEOUT_SECONDS must be below CELERY_TASK_SOFT_TIME_LIMIT")
+        if self.MIND_COMPILE_TIMEOUT_SECONDS + MARKER_LEASE_MARGIN_SECONDS > (
+            self.MARKER_JOB_LEASE_SECONDS
+        ):
+            raise ValueError(
+                f"MARKER_JOB_LEASE_SECONDS must exceed MIND_COMPILE_TIMEOUT_SECONDS by at least "
+                f"{MARKER_LEASE_MARGIN_SECONDS}: a marker job must not lose its lease mid-compile"
+            )
         if self.STORAGE_PROVIDER == "s3" and not self.S3_BUCKET:
             raise ValueError("STORAGE_PROVIDER=s3 needs S3_BUCKET")
         return self

@@ -8,13 +8,12 @@ from sqlalchemy import func, select
 
 from app.core.exceptions import ARContentLimitError, ContentArchivedError, ContentPublishedError
 from app.models.ar_content import ARContent, ContentStatus
-from app.models.company import Company
 from app.models.project import Project
 from app.schemas.scene import SceneSettings
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.plans import limits_for
 from app.services.project_scope import ProjectScopedService
-from app.services.tenant import company_wide
+from app.services.tenant import company_wide, lock_company
 
 
 class ARContentService(ProjectScopedService):
@@ -74,9 +73,7 @@ class ARContentService(ProjectScopedService):
 
     def _check_plan_allows_one_more(self) -> None:
         # The company row lock makes concurrent creations count one after another.
-        self.db.execute(
-            select(Company.id).where(Company.id == self.ctx.company_id).with_for_update()
-        )
+        lock_company(self.db, self.ctx.company_id)
         company = company_wide(self, "ar_contents.plan_limit")
         live_projects = company.scoped(Project).with_only_columns(Project.id)
         in_use = company.scoped(ARContent).where(ARContent.project_id.in_(live_projects))

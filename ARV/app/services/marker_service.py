@@ -146,16 +146,23 @@ class MarkerService(ProjectScopedService):
     def retry(self, content_id: uuid.UUID, marker_id: uuid.UUID) -> Marker:
         self._contents().writable(content_id)
         marker = self.get(content_id, marker_id)
-        if marker.status is not MarkerStatus.FAILED:
+        if not (marker.status is MarkerStatus.FAILED or self._stuck_in_queue(marker)):
             raise MarkerNotRetryableError(
-                f"Only a marker whose processing failed can be retried; this one is "
-                f"{marker.status.value}.",
+                f"Only a marker whose processing failed, or that has waited in the queue "
+                f"longer than a job may take, can be retried; this one is {marker.status.value}.",
                 details={"status": marker.status.value},
             )
         marker.failure_reason = None
         queue_processing(self.db, marker, self.settings)
         self._audit("marker.retried", marker)
         return marker
+
+    def _stuck_in_queue(self, marker: Marker) -> bool:
+        """Queued for longer than a job's lease: its message was lost on the way."""
+        waited = utcnow() - marker.updated_at
+        return marker.status is MarkerStatus.QUEUED and waited > timedelta(
+            seconds=self.settings.MARKER_JOB_LEASE_SECONDS
+        )
 
     def view(self, marker: Marker, *, with_links: bool = True) -> MarkerView:
         """The marker for this reader; links (once ready) unless `with_links` is false."""

@@ -32,7 +32,7 @@ from app.services.context import CompanyContext, RequestMeta
 from app.services.emails import Emails
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.plans import limits_for
-from app.services.tenant import TenantService
+from app.services.tenant import TenantService, lock_company
 from app.services.user_service import normalize_email
 from app.utils.clock import utcnow
 
@@ -277,7 +277,7 @@ def ensure_seat_available(
     """Refuse when the plan's member limit is reached. An open invitation holds a seat, so
     invitations cannot promise more seats than the plan has."""
     # Lock the company row: concurrent invitations queue here instead of both passing.
-    db.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+    lock_company(db, company.id)
     limits = limits_for(company)
     used = (
         db.scalar(

@@ -27,7 +27,7 @@ from app.models.user import User
 from app.schemas.project import ProjectCreate
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.project_scope import ProjectScopedService
-from app.services.tenant import TenantService
+from app.services.tenant import TenantService, lock_company
 
 DEFAULT_FIELDS = ("default_scene", "default_marker_width_mm", "publish_threshold")
 
@@ -101,6 +101,8 @@ class OneProjectService(ProjectScopedService):
         return self._move_to(ProjectStatus.ACTIVE, "project.unarchived")
 
     def delete(self) -> None:
+        # In turn with publishes, which take the same lock: none slips in after the check.
+        lock_company(self.db, self.ctx.company_id)
         published = list(
             self.db.execute(
                 self.scoped(ARContent)
@@ -142,6 +144,8 @@ class OneProjectService(ProjectScopedService):
 
     def grant(self, user_id: uuid.UUID, access: ProjectAccess) -> GrantView:
         user = self._member(user_id)
+        # Grants to one project take turns, so two at once update rather than collide.
+        self.db.execute(self.scoped(Project).where(Project.id == self.project.id).with_for_update())
         grant = self.db.get(ProjectGrant, (self.project.id, user_id))
         if grant is None:
             grant = ProjectGrant(

@@ -34,7 +34,6 @@ from app.models.ar_content import (
     ContentStatus,
     ScheduledVideo,
 )
-from app.models.company import Company
 from app.models.marker import Marker, MarkerStatus
 from app.models.user import User
 from app.models.video import PLAYING_STATUSES, Video
@@ -51,7 +50,7 @@ from app.services.ar_content_service import ARContentService
 from app.services.marker_service import current_marker
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.project_scope import ProjectScopedService
-from app.services.tenant import ScopedService, company_wide
+from app.services.tenant import ScopedService, company_wide, lock_company
 from app.services.video_schedule_service import content_schedule
 from app.utils.marker_match import match
 
@@ -283,9 +282,7 @@ class PublishingService(ProjectScopedService):
         """The candidate's marker, once every condition holds; else 409 naming them all.
         Publishes in a company take turns (its row's lock), so two contents showing the
         same picture cannot both pass the duplicate check by each missing the other."""
-        self.db.execute(
-            select(Company.id).where(Company.id == self.ctx.company_id).with_for_update()
-        )
+        lock_company(self.db, self.ctx.company_id)
         unmet = [*self._marker_unmet(content, candidate.marker), *videos_unmet(candidate)]
         if unmet or candidate.marker is None:
             listed = "; ".join(condition["message"] for condition in unmet)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func
 
 from app.background_tasks.names import QUEUE_DEFAULT, STORAGE_CHECKSUM, STORAGE_PURGE_FILE
 from app.core.config import Settings
@@ -41,7 +41,7 @@ from app.services.object_keys import file_key
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.plans import limits_for
 from app.services.storage_domains import derived_bytes, file_uses
-from app.services.tenant import ScopedService, StorageTenantService
+from app.services.tenant import ScopedService, StorageTenantService, lock_company
 from app.utils.clock import utcnow
 from app.utils.sniff import ALLOWED_TYPES, sanitize_filename, sniff_content_type
 
@@ -111,7 +111,7 @@ def reserve_storage(scope: ScopedService, company: Company, nbytes: int) -> None
     """Check that `nbytes` more fit the plan, holding the company row locked until the
     caller's transaction ends, so concurrent uploads are checked one after another and
     together can never exceed the quota."""
-    scope.db.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+    lock_company(scope.db, company.id)
     usage = measure_usage(scope, company)
     if usage.total_bytes + nbytes > usage.limit_bytes:
         raise QuotaExceededError(

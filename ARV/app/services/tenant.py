@@ -23,6 +23,7 @@ from app.core.exceptions import NotFoundError
 from app.core.permissions import Action
 from app.core.storage import StorageProvider
 from app.models.base import PubliclyReadable, SoftDeletable, TenantOwned
+from app.models.company import Company
 from app.models.project import InProject, Project, ProjectGrant
 from app.services.audit_service import AuditService
 from app.services.context import Actor, CompanyContext, PublicActor, SystemActor
@@ -117,6 +118,13 @@ class ScopedService:
             company_id=actor.company_id,
             changes=changes,
         )
+
+
+def lock_company(db: Session, company_id: uuid.UUID) -> None:
+    """Hold the company's row locked until the transaction ends: checks that must see the
+    company's other writes of their kind (plan limits, the quota, publishing, deleting a
+    project) queue here and run one after another."""
+    db.execute(select(Company.id).where(Company.id == company_id).with_for_update())
 
 
 def company_wide(scope: ScopedService, task: str) -> ScopedService:

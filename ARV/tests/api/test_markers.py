@@ -349,6 +349,27 @@ def test_retrying_a_ready_marker_conflicts(
     assert error["details"] == {"status": "ready"}
 
 
+def test_a_marker_whose_message_was_lost_can_be_retried_once_it_has_waited_a_lease(
+    client: TestClient,
+    tenant: Tenant,
+    content: ARContent,
+    db: Session,
+    settings: Settings,
+    detailed: bytes,
+) -> None:
+    marker = upload_marker(client, tenant, content, detailed)
+    url = content_url(tenant, content, f"/markers/{marker['id']}/retry")
+    editor = tenant.headers[Role.EDITOR]
+    assert_error(client.post(url, headers=editor), 409, "marker_not_retryable")
+    row = marker_row(db, marker["id"])
+    lost_task = row.task_id
+    row.updated_at = utcnow() - timedelta(seconds=settings.MARKER_JOB_LEASE_SECONDS + 1)
+    db.flush()
+    retried = client.post(url, headers=editor)
+    assert retried.status_code == 202, retried.text
+    assert marker_row(db, marker["id"]).task_id not in (None, lost_task)
+
+
 def test_the_source_file_is_in_use_and_outputs_count_in_usage(
     ready: dict[str, Any], client: TestClient, tenant: Tenant, db: Session
 ) -> None:

@@ -93,6 +93,12 @@ def test_one_ffmpeg_run_must_end_before_the_task_soft_limit() -> None:
         make(FFMPEG_TIMEOUT_SECONDS=3300)
 
 
+def test_a_marker_job_lease_outlasts_its_compile() -> None:
+    with pytest.raises(ValidationError, match="MARKER_JOB_LEASE_SECONDS"):
+        make(MIND_COMPILE_TIMEOUT_SECONDS=600, MARKER_JOB_LEASE_SECONDS=600)
+    assert make(MIND_COMPILE_TIMEOUT_SECONDS=540, MARKER_JOB_LEASE_SECONDS=600)
+
+
 def test_s3_storage_needs_a_bucket() -> None:
     with pytest.raises(ValidationError, match="S3_BUCKET"):
         make(STORAGE_PROVIDER="s3")
