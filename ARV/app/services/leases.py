@@ -23,6 +23,30 @@ from app.utils.clock import utcnow
 
 L = TypeVar("L", bound=Leased)
 
+# Why a row a stopping worker handed back last stopped (`hand_back`).
+WORKER_STOPPED = "interrupted: the worker was stopped"
+MAX_RETRY_DELAY_SECONDS = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one delivery of a leased job's task did; `retry_in`: send it again after so
+    many seconds."""
+
+    status: str
+    retry_in: float | None = None
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next attempt of a job that has made `attempts`: 10, 20, 40...,
+    at most `MAX_RETRY_DELAY_SECONDS`."""
+    return float(min(MAX_RETRY_DELAY_SECONDS, 10 * 2 ** (attempts - 1)))
+
+
+def gave_up(attempts: int, reason: str | None) -> str:
+    """The failure reason of a job out of attempts."""
+    return f"gave up after {attempts} attempts; last error: {reason or 'worker lost'}"
+
 
 def claim(
     db: Session, model: type[L], row_id: uuid.UUID, task_id: str, lease_seconds: int

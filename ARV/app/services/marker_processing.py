@@ -25,10 +25,9 @@ from app.models.marker import Marker, MarkerStatus
 from app.models.project import Project
 from app.models.storage import StoredFile
 from app.services import leases
+from app.services.leases import WORKER_STOPPED, Outcome, gave_up, retry_delay
 from app.services.object_keys import MarkerKeys
 from app.services.tenant import ScopedService, system_scope
-from app.services.video_job_state import gave_up
-from app.services.video_pipeline import MAX_RETRY_DELAY_SECONDS, WORKER_STOPPED, Outcome
 from app.utils.clock import utcnow
 from app.utils.marker_image import MarkerImageRejected, PreparedMarker, prepare_marker
 from app.utils.marker_match import fingerprint, match
@@ -280,7 +279,7 @@ class MarkerProcessor:
         if claimed.attempts < claimed.max_attempts:
             with session_scope(self.sessions) as db:
                 leases.release(db, Marker, claimed.marker_id, task_id, reason)
-            delay = min(MAX_RETRY_DELAY_SECONDS, 10 * 2 ** (claimed.attempts - 1))
+            delay = retry_delay(claimed.attempts)
             return Outcome("retry", retry_in=delay)
         final = gave_up(claimed.attempts, reason)
         with session_scope(self.sessions) as db:

@@ -345,7 +345,9 @@ class JobState:
             job = self.job(scope)
             if job.status not in ACTIVE_JOB_STATUSES or not leases.out_of_attempts(job):
                 return None
-            return self.video(scope, job.video_id).stage, gave_up(job.attempts, job.last_error)
+            return self.video(scope, job.video_id).stage, leases.gave_up(
+                job.attempts, job.last_error
+            )
 
     def release(self, reason: str) -> None:
         """Back to the queue for a retry, with the error."""
@@ -454,10 +456,6 @@ def jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {
         name: str(value) if isinstance(value, Fraction) else value for name, value in values.items()
     }
-
-
-def gave_up(attempts: int, reason: str | None) -> str:
-    return f"gave up after {attempts} attempts; last error: {reason or 'worker lost'}"
 
 
 def still_keys(video: Video) -> list[str]:

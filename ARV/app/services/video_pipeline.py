@@ -15,7 +15,7 @@ import logging
 import posixpath
 import shutil
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
@@ -25,12 +25,12 @@ from app.core.config import Settings
 from app.core.database import session_scope
 from app.core.storage import ObjectNotFoundError, StorageError, StorageProvider
 from app.models.video import JobKind, PipelineStage, RenditionStatus
+from app.services.leases import WORKER_STOPPED, Outcome, gave_up, retry_delay
 from app.services.video_job_state import (
     JobCancelledError,
     JobState,
     SourceFacts,
     Stills,
-    gave_up,
     jsonable,
 )
 from app.services.video_jobs import ClaimedJob, claim_job
@@ -62,8 +62,6 @@ logger = logging.getLogger(__name__)
 
 FAST_PRESET = "veryfast"
 TRANSIENT_ERRORS = (StorageError, OSError, OperationalError)
-WORKER_STOPPED = "interrupted: the worker was stopped"
-MAX_RETRY_DELAY_SECONDS = 600
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 
 
@@ -74,12 +72,6 @@ class PermanentFailureError(Exception):
         super().__init__(reason)
         self.stage = stage
         self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    status: str
-    retry_in: float | None = None
 
 
 class VideoPipeline:
@@ -163,7 +155,7 @@ class VideoPipeline:
             self._fail(state, stage, gave_up(job.attempts, reason))
             return Outcome("failed")
         state.release(reason)
-        delay = min(MAX_RETRY_DELAY_SECONDS, 10 * 2 ** (job.attempts - 1))
+        delay = retry_delay(job.attempts)
         logger.info("video job will retry", extra={"job_id": str(job.id), "reason": reason})
         return Outcome("retry", retry_in=delay)
 

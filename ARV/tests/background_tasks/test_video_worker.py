@@ -31,8 +31,8 @@ from app.models import (
     VideoRendition,
     VideoStatus,
 )
+from app.services.leases import WORKER_STOPPED
 from app.services.storage_service import file_key
-from app.services.video_pipeline import WORKER_STOPPED
 from app.services.video_service import new_job
 from tests.support.media import make_clip
 from tests.support.processes import (

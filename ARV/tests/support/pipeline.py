@@ -23,8 +23,9 @@ from app.models import (
     VideoRendition,
     VideoStatus,
 )
+from app.services.leases import Outcome
 from app.services.storage_service import file_key
-from app.services.video_pipeline import Outcome, VideoPipeline
+from app.services.video_pipeline import VideoPipeline
 from app.services.video_service import new_job
 from tests.support.factories import make_company
 
