@@ -7,11 +7,22 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import (
     Base,
+    PubliclyReadable,
     SchemaJSON,
     SoftDeletable,
     TenantOwned,
@@ -19,7 +30,7 @@ from app.models.base import (
     UUIDPrimaryKey,
     string_enum,
 )
-from app.models.project import InProject
+from app.models.project import InProject, Project
 from app.models.video import Video
 from app.schemas.scene import SceneSettings
 
@@ -39,8 +50,21 @@ class ContentStatus(StrEnum):
     ARCHIVED = "archived"
 
 
-class ARContent(UUIDPrimaryKey, TenantOwned, InProject, Timestamped, SoftDeletable, Base):
+class ARContent(
+    UUIDPrimaryKey, TenantOwned, InProject, Timestamped, SoftDeletable, PubliclyReadable, Base
+):
     __tablename__ = "ar_contents"
+
+    @classmethod
+    def public_rows(cls) -> ColumnElement[bool]:
+        """Viewers see a content while it is published, in a project that is not deleted
+        (an archived project's contents stay on the air); never a draft."""
+        live_projects = select(Project.id).where(Project.deleted_at.is_(None))
+        return and_(
+            cls.status == ContentStatus.PUBLISHED,
+            cls.published_version.is_not(None),
+            cls.project_id.in_(live_projects),
+        )
 
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
@@ -87,7 +111,7 @@ class ScheduledVideo(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
     video: Mapped[Video] = relationship(lazy="raise")
 
 
-class ARContentVersion(UUIDPrimaryKey, TenantOwned, InProject, Timestamped, Base):
+class ARContentVersion(UUIDPrimaryKey, TenantOwned, InProject, Timestamped, PubliclyReadable, Base):
     """What one publish froze: the marker (its row is immutable), and a snapshot of the
     title, scene settings and schedule. Never changed once written; a rollback writes a
     new version equal to an old one."""
@@ -106,6 +130,20 @@ class ARContentVersion(UUIDPrimaryKey, TenantOwned, InProject, Timestamped, Base
     )
     # Set on a rollback: the version this one copies.
     copied_from: Mapped[int | None]
+
+    @classmethod
+    def public_rows(cls) -> ColumnElement[bool]:
+        """Of each content viewers see, the one version it serves."""
+        return (
+            select(ARContent.id)
+            .where(
+                ARContent.public_rows(),
+                ARContent.deleted_at.is_(None),
+                ARContent.id == cls.ar_content_id,
+                ARContent.published_version == cls.number,
+            )
+            .exists()
+        )
 
 
 class ARContentVersionVideo(TenantOwned, Base):
