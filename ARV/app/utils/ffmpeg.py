@@ -44,7 +44,7 @@ from app.utils.media_probe import (
     with_keyframes,
 )
 from app.utils.sniff import SNIFF_BYTES, VIDEO_TYPES, sniff_content_type
-from app.utils.subprocesses import kill_group, popen_isolated
+from app.utils.subprocesses import kill_group, popen_piped
 
 # The pipeline's one import point: the probe model and ladder decisions are re-exported.
 __all__ = [
@@ -179,17 +179,9 @@ def _execute(
     """Run argv, reading both pipes on threads (a full stderr pipe would block ffmpeg) and
     killing it on timeout, cancel, or any exception (`WorkerStopping` from a signal
     handler included). Standard output is kept unless a line handler takes it. The
-    process runs in its own session and dies with this one (see `popen_isolated`)."""
+    process runs in its own session and dies with this one (see `popen_piped`)."""
     try:
-        process = popen_isolated(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
+        process = popen_piped(argv)
     except OSError as error:
         raise MediaError(f"cannot start {argv[0]}: {error.strerror}", permanent=False) from error
     outcome = _Outcome(returncode=0)

@@ -3,7 +3,7 @@ compiled by mind-ar's OfflineCompiler under Node.js (`mind_compile.mjs`), read b
 msgpack.
 
 Each compile is one Node process (the compiler is known to crash inside Node's worker
-threads), started by `popen_isolated`: an argument list, its own session, dying with the
+threads), started by `popen_piped`: an argument list, its own session, dying with the
 worker, killed with its process group on timeout, and its memory capped with RLIMIT_DATA
 (see `app.utils.subprocesses` for why that limit). Half of the cap goes to V8's heap limit,
 so that V8 collects garbage before the hard cap is near; the rest is for typed arrays, Cairo
@@ -24,7 +24,7 @@ from typing import Any, Literal
 import msgpack
 from pydantic import BaseModel, Field, ValidationError
 
-from app.utils.subprocesses import kill_group, popen_isolated
+from app.utils.subprocesses import kill_group, popen_piped
 
 __all__ = [
     "CompiledTarget",
@@ -157,16 +157,7 @@ def _run(argv: list[str], timeout_seconds: float, memory_limit_mb: int) -> tuple
     started, on timeout or on any exception (`WorkerStopping` from a signal handler
     included)."""
     try:
-        process = popen_isolated(
-            argv,
-            memory_limit_bytes=memory_limit_mb * _MIB,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
+        process = popen_piped(argv, memory_limit_bytes=memory_limit_mb * _MIB)
     except OSError as error:
         raise MindCompileError("failed", f"cannot start Node: {error.strerror}") from error
     with process:

@@ -27,7 +27,7 @@ from contextlib import suppress
 from functools import cache
 from typing import Any
 
-__all__ = ["WorkerStopping", "kill_group", "popen_isolated"]
+__all__ = ["WorkerStopping", "kill_group", "popen_isolated", "popen_piped"]
 
 
 class WorkerStopping(BaseException):
@@ -51,6 +51,23 @@ def popen_isolated(
     ]
     # An argument list from the caller, no shell involved.
     return subprocess.Popen(command, start_new_session=True, **options)  # noqa: S603
+
+
+def popen_piped(
+    argv: Sequence[str], *, memory_limit_bytes: int | None = None
+) -> "subprocess.Popen[str]":
+    """`popen_isolated` with no input, and standard output and error as text pipes (UTF-8,
+    undecodable bytes replaced): how our tools are run and read."""
+    return popen_isolated(
+        argv,
+        memory_limit_bytes=memory_limit_bytes,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
 
 
 def kill_group(process: "subprocess.Popen[str]") -> None:

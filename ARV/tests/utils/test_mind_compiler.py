@@ -21,7 +21,7 @@ from app.utils.mind_compiler import (
     compile_mind_target,
     read_mind_target,
 )
-from app.utils.subprocesses import popen_isolated
+from app.utils.subprocesses import popen_piped
 
 MEMORY_LIMIT_MB = 512
 
@@ -78,10 +78,10 @@ def test_a_compile_past_its_timeout_is_killed_with_its_process_group(
     started: list[subprocess.Popen[str]] = []
 
     def recording_popen(*args: Any, **kwargs: Any) -> subprocess.Popen[str]:
-        started.append(popen_isolated(*args, **kwargs))
+        started.append(popen_piped(*args, **kwargs))
         return started[-1]
 
-    monkeypatch.setattr(mind_compiler, "popen_isolated", recording_popen)
+    monkeypatch.setattr(mind_compiler, "popen_piped", recording_popen)
     began = time.monotonic()
     with pytest.raises(MindCompileError) as stopped:
         compile_mind_target(detailed_jpeg, timeout_seconds=0.5, memory_limit_mb=MEMORY_LIMIT_MB)
