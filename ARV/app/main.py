@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from app.api.errors import register_exception_handlers
 from app.api.openapi import install_openapi, operation_id
 from app.api.router import api_router
-from app.api.routes import ops
+from app.api.routes import ops, viewer_page
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
 from app.core.storage import build_storage
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_exception_handlers(app)
     app.include_router(ops.router)
     app.include_router(api_router)
+    app.include_router(viewer_page.router)
     install_openapi(app)
 
     # Added innermost first: a request passes security headers, CORS, request context,

@@ -1,0 +1,148 @@
+"""The WebAR viewer page at the public link and the scripts it runs, served by the API
+from the committed npm packages under content-hashed, immutable URLs."""
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.core.viewer_assets import viewer_assets
+from app.models import ARContent, ARContentVersion, ContentStatus
+from tests.support.factories import make_company, make_content, make_marker, make_project
+
+
+def _published(db: Session, status: ContentStatus = ContentStatus.PUBLISHED) -> ARContent:
+    content = make_content(db, make_project(db, make_company(db)), "Birthday card", status=status)
+    marker = make_marker(db, content)
+    db.add(
+        ARContentVersion(
+            company_id=content.company_id,
+            project_id=content.project_id,
+            ar_content_id=content.id,
+            number=1,
+            marker_id=marker.id,
+            snapshot={"title": "Happy <birthday>"},
+        )
+    )
+    content.published_version = 1
+    db.flush()
+    return content
+
+
+# Static `import ... from "x"` and `export ... from "x"`, and dynamic `import("x")`.
+_IMPORTS = re.compile(
+    r"""(?:^(?:import|export)\b[^;]*?\bfrom\s*|\bimport\(\s*)["']([^"']+)["']""", re.M
+)
+
+
+def _script_urls(html: str) -> list[str]:
+    return re.findall(r'(?:src|href)="(/viewer-assets/[^"]+\.js)"', html)
+
+
+def test_the_page_of_a_published_content(client: TestClient, db: Session) -> None:
+    content = _published(db)
+    response = client.get(f"/v/{content.public_id}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert "<title>Happy &lt;birthday&gt;</title>" in html
+    assert f'data-manifest="/api/v1/viewer/{content.public_id}"' in html
+    assert f'data-events="/api/v1/viewer/{content.public_id}/events"' in html
+    assert "Point your camera at the picture." in html
+    assert "Open in the app" in html
+    # Every script comes from the API itself; the import map names them.
+    assert "http" not in "".join(re.findall(r'(?:src|href)="([^"]*)"', html))
+    assert set(_script_urls(html)) == set(viewer_assets().modules)
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in policy
+    assert "worker-src blob:" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "camera=(self)" in response.headers["permissions-policy"]
+
+
+def test_the_page_policy_allows_exactly_the_inline_import_map(
+    client: TestClient, db: Session
+) -> None:
+    response = client.get(f"/v/{_published(db).public_id}")
+    inline = re.findall(r"<script type=\"importmap\">(.*?)</script>", response.text)
+    assert inline == [viewer_assets().import_map]
+    assert viewer_assets().import_map_hash in response.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("status", [ContentStatus.DRAFT, ContentStatus.UNPUBLISHED])
+def test_anything_not_on_the_air_gets_the_same_404_page(
+    client: TestClient, db: Session, status: ContentStatus
+) -> None:
+    hidden = client.get(f"/v/{_published(db, status).public_id}")
+    unknown = client.get("/v/abcdefghijkl")
+    too_long = client.get("/v/" + "a" * 65)
+    assert hidden.status_code == unknown.status_code == too_long.status_code == 404
+    assert hidden.text == unknown.text == too_long.text
+    assert "Nothing to show here" in hidden.text
+
+
+def test_api_responses_keep_the_strict_policy(client: TestClient) -> None:
+    response = client.get("/health")
+    assert (
+        response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    )
+    assert response.headers["permissions-policy"].startswith("camera=()")
+
+
+def test_assets_are_gzipped_and_immutable(client: TestClient) -> None:
+    for url in viewer_assets().modules:
+        response = client.get(url, headers={"Accept-Encoding": "gzip"})
+        assert response.status_code == 200, url
+        assert response.headers["content-encoding"] == "gzip"
+        assert response.headers["content-type"].startswith("text/javascript")
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert "Accept-Encoding" in response.headers["vary"]
+        name = url.rsplit("/", 1)[1]
+        assert response.content == viewer_assets().by_name[name].body  # decoded by the client
+    three = viewer_assets().by_name["three.module.min.js"]
+    assert len(three.gzipped) < len(three.body) / 3
+
+
+def test_an_asset_without_gzip_and_revalidated(client: TestClient) -> None:
+    url = viewer_assets().url("viewer.js")
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.content == viewer_assets().by_name["viewer.js"].body
+    again = client.get(url, headers={"If-None-Match": plain.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_each_module_imports_only_served_modules() -> None:
+    """Relative imports resolve inside the module's own hashed folder; bare ones through
+    the import map."""
+    assets = viewer_assets()
+    mapped = set(re.findall(r'"([^"]+)":', assets.import_map)) - {"imports"}
+    for asset in assets.by_name.values():
+        if asset.media_type != "text/javascript":
+            continue
+        text = asset.body.decode()
+        for spec in _IMPORTS.findall(text):
+            if spec.startswith("./"):
+                assert assets.find(asset.version, spec[2:]) is not None, (asset.name, spec)
+            else:
+                assert spec in mapped, (asset.name, spec)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/viewer-assets/{version}/package.json",
+        "/viewer-assets/{version}/mindar-image-aframe.prod.js",
+        "/viewer-assets/0000000000000000/viewer.js",
+        "/viewer-assets/{version}/..%2F..%2F..%2Fpackage.json",
+        "/viewer-assets/{version}/%2e%2e%2fviewer.js",
+        "/viewer-assets/{version}/../../app/main.py",
+        "/viewer-assets/..%2f..%2fetc/passwd",
+    ],
+)
+def test_unknown_assets_and_traversal_are_not_found(client: TestClient, path: str) -> None:
+    version = viewer_assets().by_name["viewer.js"].version
+    response = client.get(path.format(version=version))
+    assert response.status_code == 404
+    assert "cache-control" not in response.headers
