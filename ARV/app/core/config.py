@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     # carrier NAT): the limit is per IP and generous.
     VIEWER_RATE_LIMIT_PER_IP: int = Field(default=600, ge=1)
     VIEWER_RATE_LIMIT_WINDOW_SECONDS: int = Field(default=60, ge=1)
+    # The viewer manifest's `app_link`: a deep link into a native viewer app, with
+    # `{public_id}` where the content's public id goes. Empty: no app, `app_link` is null.
+    VIEWER_APP_LINK_TEMPLATE: str = ""
 
     # Where `make run` binds the API (uvicorn reads the same variables in scripts/run.sh).
     HOST: str = "127.0.0.1"
@@ -203,6 +206,20 @@ class Settings(BaseSettings):
         if not self.DATABASE_URL:
             self.DATABASE_URL = f"sqlite:///{self.VAR_DIR / 'arvlite.db'}"
         return self
+
+    @field_validator("VIEWER_APP_LINK_TEMPLATE")
+    @classmethod
+    def _one_public_id_field(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        try:
+            value.format(public_id="x")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError("may hold no field but {public_id}") from error
+        if "{public_id}" not in value:
+            raise ValueError("must hold {public_id}, where the content's public id goes")
+        return value
 
     @field_validator("API_PUBLIC_URL", "PUBLIC_BASE_URL")
     @classmethod

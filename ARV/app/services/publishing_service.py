@@ -52,6 +52,7 @@ from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.project_scope import ProjectScopedService
 from app.services.tenant import ScopedService, company_wide, lock_company
 from app.services.video_schedule_service import content_schedule
+from app.services.viewer_service import forget_manifest
 from app.utils.marker_match import match
 
 
@@ -191,6 +192,7 @@ class PublishingService(ProjectScopedService):
         previous = content.status
         content.status = to
         self.db.flush()
+        forget_manifest(self.db, content.public_id)
         self._audit(transition.audited_as, content, status_from=previous.value)
         return content
 
@@ -221,6 +223,7 @@ class PublishingService(ProjectScopedService):
         content.status = ContentStatus.PUBLISHED
         content.published_version = number
         self.db.flush()
+        forget_manifest(self.db, content.public_id)
         return version
 
     def _restore_draft(self, content: ARContent, snapshot: Snapshot) -> None:

@@ -31,6 +31,7 @@ from app.models.video import (
 )
 from app.services.object_keys import job_output_prefix
 from app.services.tenant import ScopedService, for_each_company
+from app.services.viewer_service import forget_manifests_playing
 
 
 def rendition_keys(rendition: VideoRendition) -> list[str]:
@@ -114,6 +115,7 @@ def drop_renditions_of_kind(
         if row.kind == kind:
             retire(scope.db, video, rendition_keys(row), purge_after)
             scope.db.delete(row)
+    forget_manifests_playing(scope.db, video)
 
 
 def discard_pending(scope: ScopedService, video: Video, job_id: uuid.UUID, now: datetime) -> None:

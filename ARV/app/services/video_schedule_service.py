@@ -7,10 +7,10 @@ passed over, so a lower-priority entry (the default video) plays instead. Window
 equal priority may not overlap, so the answer is never a tie."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select, delete
 from sqlalchemy.orm import Session, contains_eager
@@ -56,7 +56,23 @@ def _before(start: datetime | None, end: datetime | None) -> bool:
     return start is None or end is None or start < end
 
 
-def window_of(entry: ScheduledVideo) -> Window:
+class Slot(Protocol):
+    """A schedule entry as the window logic reads it: a draft row or a published one."""
+
+    @property
+    def starts_at(self) -> datetime | None: ...
+
+    @property
+    def ends_at(self) -> datetime | None: ...
+
+    @property
+    def priority(self) -> int: ...
+
+
+S = TypeVar("S", bound=Slot)
+
+
+def window_of(entry: Slot) -> Window:
     return Window(entry.starts_at, entry.ends_at)
 
 
@@ -68,16 +84,23 @@ class ActiveVideo:
     next_change_at: datetime | None
 
 
-def pick_active(entries: Sequence[ScheduledVideo], at: datetime) -> ActiveVideo:
-    """`entries` with their videos loaded; the first of equal priorities wins."""
-    playing = [
-        entry
-        for entry in entries
-        if entry.video.status in PLAYING_STATUSES and window_of(entry).holds(at)
-    ]
+def pick(
+    entries: Sequence[S], at: datetime, plays: Callable[[S], bool]
+) -> tuple[S | None, datetime | None]:
+    """The entry active at `at` (the highest priority whose window holds it and which
+    `plays`; the first of equal priorities wins), and the next window edge after `at`."""
+    playing = [entry for entry in entries if plays(entry) and window_of(entry).holds(at)]
     winner = max(playing, key=lambda entry: entry.priority, default=None)
     edges = [edge for entry in entries for edge in window_of(entry).edges_after(at)]
-    return ActiveVideo(at, winner, min(edges, default=None))
+    return winner, min(edges, default=None)
+
+
+def pick_active(entries: Sequence[ScheduledVideo], at: datetime) -> ActiveVideo:
+    """`entries` with their videos loaded."""
+    winner, next_change_at = pick(
+        entries, at, lambda entry: entry.video.status in PLAYING_STATUSES
+    )
+    return ActiveVideo(at, winner, next_change_at)
 
 
 def content_schedule(actor: Actor, content_id: uuid.UUID) -> Select[Any]:

@@ -45,6 +45,15 @@ from tests.support.factories import (
     make_video,
 )
 from tests.support.marker_images import detailed_jpeg, rotated_scaled_jpeg
+from tests.support.publishing import (
+    attach,
+    call,
+    edit,
+    ok,
+    publish,
+    publishable,
+    schedule,
+)
 
 CHRISTMAS_EVE = {"starts_at": "2026-12-24T18:00:00", "ends_at": "2026-12-25T00:00:00"}
 CHRISTMAS_EVE_UTC = {
@@ -70,61 +79,9 @@ def project(db: Session, tenant: Tenant) -> Project:
     return make_project(db, tenant.company)
 
 
-def schedule(db: Session, content: ARContent, video: Video, **window: Any) -> ScheduledVideo:
-    entry = ScheduledVideo(
-        company_id=content.company_id, ar_content_id=content.id, video_id=video.id, **window
-    )
-    db.add(entry)
-    db.flush()
-    return entry
-
-
-def publishable(
-    db: Session, tenant: Tenant, project: Project, title: str = "Postcard", **marker: Any
-) -> ARContent:
-    """A content every condition of a publish holds for: a ready marker scoring 80 with its
-    target compiled, and a ready default video."""
-    content = make_content(db, project, title)
-    make_marker(db, content, **marker)
-    schedule(db, content, make_video(db, tenant.company, f"{title} video"))
-    return content
-
-
 @pytest.fixture
 def content(db: Session, tenant: Tenant, project: Project) -> ARContent:
     return publishable(db, tenant, project)
-
-
-def content_url(content: ARContent, suffix: str = "") -> str:
-    return (
-        f"/api/v1/companies/{content.company_id}/projects/{content.project_id}"
-        f"/ar-contents/{content.id}{suffix}"
-    )
-
-
-def call(
-    client: TestClient,
-    tenant: Tenant,
-    content: ARContent,
-    suffix: str,
-    *,
-    method: str = "POST",
-    role: Role = Role.ADMIN,
-    **kwargs: Any,
-) -> httpx2.Response:
-    return client.request(
-        method, content_url(content, suffix), headers=tenant.headers[role], **kwargs
-    )
-
-
-def ok(response: httpx2.Response, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def publish(client: TestClient, tenant: Tenant, content: ARContent) -> dict[str, Any]:
-    return ok(call(client, tenant, content, "/publish"), 201)
 
 
 def refused(client: TestClient, tenant: Tenant, content: ARContent) -> list[dict[str, Any]]:
@@ -146,17 +103,6 @@ def diff(client: TestClient, tenant: Tenant, content: ARContent, number: int) ->
     return ok(
         call(client, tenant, content, f"/versions/{number}/diff", method="GET", role=Role.VIEWER)
     )
-
-
-def edit(client: TestClient, tenant: Tenant, content: ARContent, **fields: Any) -> None:
-    ok(call(client, tenant, content, "", method="PATCH", role=Role.EDITOR, json=fields))
-
-
-def attach(
-    client: TestClient, tenant: Tenant, content: ARContent, video: Video, **window: Any
-) -> dict[str, Any]:
-    body = {"video_id": str(video.id), **window}
-    return ok(call(client, tenant, content, "/schedule", role=Role.EDITOR, json=body), 201)
 
 
 def audited(db: Session, content: ARContent) -> list[tuple[str, dict[str, Any]]]:

@@ -1,13 +1,29 @@
 """What AR viewer apps call: public, no sign-in, rate-limited per address."""
 
-from fastapi import APIRouter, Depends, status
+import time
+from typing import Annotated
 
-from app.api.deps import DbSession, SettingsDep
+from fastapi import APIRouter, Depends, Path, Request, Response, status
+
+from app.api.delivery import Validators
+from app.api.deps import DbSession, SessionFactoryDep, SettingsDep, StorageDep
+from app.api.openapi import raises
 from app.api.rate_limits import limit_per_ip, viewer_rule
+from app.core.exceptions import NotFoundError
+from app.models.ar_content import PUBLIC_ID_LENGTH
 from app.schemas.video_analytics import BatchResult, PlaybackBatch
-from app.services import video_analytics_service
+from app.schemas.viewer import Manifest
+from app.services import video_analytics_service, viewer_service
 
 router = APIRouter(prefix="/viewer", tags=["viewer"])
+ManifestPublicId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=PUBLIC_ID_LENGTH,
+        description="The content's public id, as its QR code and viewer link carry it.",
+    ),
+]
 
 
 @router.post(
@@ -23,3 +39,40 @@ router = APIRouter(prefix="/viewer", tags=["viewer"])
 def report_events(body: PlaybackBatch, db: DbSession, settings: SettingsDep) -> BatchResult:
     result = video_analytics_service.ingest(db, settings, body)
     return BatchResult.model_validate(result, from_attributes=True)
+
+
+@router.get(
+    "/{public_id}",
+    summary="The viewer manifest of a published AR content",
+    description="What a viewer needs to show the content: the marker to track (image and "
+    "compiled MindAR target), the video the published version's schedule plays now (MP4 "
+    "renditions, one marked `texture` for WebGL, the stacked-alpha rendition, HLS, "
+    "poster) and until when, the scene settings, and a deep link into the native app. "
+    "Media links are signed and expire at `expires_at`. Cacheable: `Cache-Control` says "
+    "how long (never past a schedule change or the links' expiry); revalidate with "
+    "`If-None-Match` (304). Unknown, unpublished, archived and deleted contents are all "
+    "not found alike. See ARV/docs/viewer.md.",
+    response_class=Response,
+    responses={
+        200: {"model": Manifest, "description": "The manifest (`schema_version` 1)."},
+        304: {"description": "The copy named by If-None-Match is current."},
+    },
+    dependencies=[Depends(limit_per_ip("viewer-manifest", viewer_rule))],
+)
+@raises(NotFoundError)
+async def read_manifest(
+    public_id: ManifestPublicId,
+    request: Request,
+    settings: SettingsDep,
+    storage: StorageDep,
+    sessions: SessionFactoryDep,
+) -> Response:
+    served = await viewer_service.served_manifest(sessions, storage, settings, public_id)
+    validators = Validators(served.etag)
+    headers = {
+        **validators.headers(),
+        "Cache-Control": f"public, max-age={served.max_age(time.time())}",
+    }
+    if validators.not_modified(request):
+        return Response(status_code=304, headers=headers)
+    return Response(served.body, headers=headers, media_type="application/json")
