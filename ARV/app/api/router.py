@@ -7,6 +7,7 @@ from app.api.routes import (
     ar_contents,
     auth,
     companies,
+    content_stats,
     markers,
     media,
     oauth,
@@ -17,6 +18,7 @@ from app.api.routes import (
     users,
     videos,
     viewer,
+    viewer_events,
 )
 
 API_V1_PREFIX = "/api/v1"
@@ -30,9 +32,11 @@ api_router.include_router(storage.router)
 api_router.include_router(videos.router)
 api_router.include_router(projects.router)
 api_router.include_router(ar_contents.router)
+api_router.include_router(content_stats.router)
 api_router.include_router(publishing.router)
 api_router.include_router(markers.router)
 api_router.include_router(storage_links.router)
 api_router.include_router(media.router)
 api_router.include_router(viewer.router)
+api_router.include_router(viewer_events.router)
 api_router.include_router(admin.router)

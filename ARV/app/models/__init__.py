@@ -14,6 +14,13 @@ from app.models.company import Company, Invitation, Membership, Plan
 from app.models.marker import Marker, MarkerStatus
 from app.models.outbox import OutboxMessage, OutboxStatus
 from app.models.project import Project, ProjectAccess, ProjectGrant, ProjectStatus, ProjectTemplate
+from app.models.scan_analytics import (
+    ContentDailyStats,
+    ContentStatsBacklog,
+    ViewerEvent,
+    ViewerEventKind,
+    ViewerPlatform,
+)
 from app.models.storage import FileStatus, StoredFile
 from app.models.user import Language, User, UserIdentity
 from app.models.video import (
@@ -44,6 +51,8 @@ __all__ = [
     "AuthSession",
     "Base",
     "Company",
+    "ContentDailyStats",
+    "ContentStatsBacklog",
     "ContentStatus",
     "FileStatus",
     "Invitation",
@@ -81,4 +90,7 @@ __all__ = [
     "VideoRendition",
     "VideoStatsBacklog",
     "VideoStatus",
+    "ViewerEvent",
+    "ViewerEventKind",
+    "ViewerPlatform",
 ]

@@ -1,5 +1,6 @@
 import uuid
 from datetime import date
+from typing import Annotated
 
 from pydantic import AwareDatetime, Field
 
@@ -8,6 +9,16 @@ from app.schemas.common import RequestSchema, ResponseSchema
 
 MAX_EVENTS_PER_BATCH = 100
 MAX_WATCHED_SECONDS_PER_EVENT = 3600
+
+# What every viewer analytics batch names its device by.
+DeviceId = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="The app's (or browser's) random install id. Only a keyed hash of it "
+        "is kept, to count unique devices.",
+    ),
+]
 
 
 class PlaybackEvent(RequestSchema):
@@ -38,18 +49,16 @@ class PlaybackEvent(RequestSchema):
 
 
 class PlaybackBatch(RequestSchema):
-    device_id: str = Field(
-        pattern=r"^[A-Za-z0-9_-]{8,64}$",
-        description="The app's random install id. Only a keyed hash of it is kept, to "
-        "count unique devices.",
-    )
+    device_id: DeviceId
     events: list[PlaybackEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
 
 
 class RejectedEvent(ResponseSchema):
     index: int = Field(description="Position of the event in the batch.")
     reason: str = Field(
-        description="`unknown_video`, `too_old`, `in_future` or `watched_exceeds_duration`."
+        description="Playback events: `unknown_video`, `too_old`, `in_future` or "
+        "`watched_exceeds_duration`. Viewer events: `too_old`, `in_future`, "
+        "`detect_time_without_found` or `watched_without_video`."
     )
     message: str
 

@@ -4,7 +4,6 @@ a storyboard, and a stacked-alpha rendition when a chroma key is set. Progress i
 per rendition, with the job's place in the queue."""
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
@@ -12,6 +11,7 @@ from fastapi import APIRouter, Path, Query, status
 from app.api.deps import PageParamsDep, tenant_service
 from app.api.openapi import raises
 from app.api.routes.tenant_common import TENANT
+from app.api.stats_params import StatsFrom, StatsTo
 from app.core.exceptions import (
     FeatureNotInPlanError,
     NotAVideoError,
@@ -47,7 +47,6 @@ from app.services.video_service import VideoDetail, VideoService
 router = APIRouter(tags=["videos"])
 VIDEOS = f"{TENANT}/videos"
 VIDEO = f"{VIDEOS}/{{video_id}}"
-FIRST_STATS_DAY, LAST_STATS_DAY = date(2000, 1, 1), date(2999, 12, 31)
 VideoId = Annotated[uuid.UUID, Path(description="The video's id.")]
 VideoReader = Annotated[VideoService, tenant_service(VideoService, Action.CONTENT_READ)]
 VideoWriter = Annotated[VideoService, tenant_service(VideoService, Action.CONTENT_WRITE)]
@@ -245,24 +244,8 @@ def media_links(
 def read_stats(
     video_id: VideoId,
     stats: StatsReader,
-    start: Annotated[
-        date | None,
-        Query(
-            alias="from",
-            ge=FIRST_STATS_DAY,
-            le=LAST_STATS_DAY,
-            description="First day; default 29 days before `to`.",
-        ),
-    ] = None,
-    end: Annotated[
-        date | None,
-        Query(
-            alias="to",
-            ge=FIRST_STATS_DAY,
-            le=LAST_STATS_DAY,
-            description="Last day; default today.",
-        ),
-    ] = None,
+    start: StatsFrom = None,
+    end: StatsTo = None,
 ) -> VideoStatsResponse:
     daily = stats.daily(video_id, start, end)
     return VideoStatsResponse.model_validate(daily, from_attributes=True)

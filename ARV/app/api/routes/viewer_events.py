@@ -1,0 +1,45 @@
+"""What viewer pages and apps report about one published AR content: public, no sign-in,
+rate-limited per address like playback events."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, status
+
+from app.api.deps import DbSession, SettingsDep
+from app.api.openapi import raises
+from app.api.rate_limits import limit_per_ip, viewer_rule
+from app.core.exceptions import NotFoundError
+from app.models.ar_content import PUBLIC_ID_LENGTH
+from app.schemas.scan_analytics import ViewerEventBatch
+from app.schemas.video_analytics import BatchResult
+from app.services import scan_analytics_service
+
+router = APIRouter(prefix="/viewer", tags=["viewer"])
+PublicId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=PUBLIC_ID_LENGTH,
+        description="The content's public id, as its QR code and viewer link carry it.",
+    ),
+]
+
+
+@router.post(
+    "/{public_id}/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Report viewer events of an AR content",
+    description="Up to 100 events from one device about the published content: the viewer "
+    "opened, the marker found (with the time it took) and lost, the video started, played "
+    "and finished. Each event is judged on its own: those that cannot count are listed in "
+    "`rejected` with the reason, the rest are kept. Sending a batch again is safe: events "
+    "already stored count as duplicates. A content that is not published is not found. "
+    "Daily figures include new events within a minute.",
+    dependencies=[Depends(limit_per_ip("viewer-events", viewer_rule))],
+)
+@raises(NotFoundError)
+def report_viewer_events(
+    public_id: PublicId, body: ViewerEventBatch, db: DbSession, settings: SettingsDep
+) -> BatchResult:
+    result = scan_analytics_service.ingest(db, settings, public_id, body)
+    return BatchResult.model_validate(result, from_attributes=True)
