@@ -2,7 +2,7 @@
 # Install what ARVlite needs on a Debian machine, skipping whatever is already there.
 #   scripts/bootstrap.sh run    runtime: ffmpeg/ffprobe, Python virtualenv with requirements.txt,
 #                               Node.js with node_modules from package-lock.json
-#   scripts/bootstrap.sh test   also PostgreSQL, Redis and requirements-dev.txt
+#   scripts/bootstrap.sh test   also PostgreSQL, Redis, Chromium and requirements-dev.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +43,8 @@ install_system_packages() {
   if [ "$mode" = test ]; then
     have_postgres_server || missing+=(postgresql)
     command -v redis-server >/dev/null || missing+=(redis-server)
+    # The WebAR viewer page is tested in headless Chromium with a fake camera.
+    command -v chromium >/dev/null || missing+=(chromium)
   fi
   if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 }

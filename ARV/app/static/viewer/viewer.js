@@ -42,16 +42,18 @@ function deviceId() {
 }
 
 const device = deviceId();
+const session = randomId();
 
-function report(kind, fields = {}) {
-  queue.push({ event_id: randomId(), kind, occurred_at: new Date().toISOString(), ...fields });
+// Event fields as POST /api/v1/viewer/{public_id}/events takes them.
+function report(type, fields = {}) {
+  queue.push({ event_id: randomId(), session_id: session, type, occurred_at: new Date().toISOString(), ...fields });
   if (queue.length === 1) setTimeout(flush, 1000);
 }
 
 function flush() {
   if (queue.length === 0) return;
-  const body = JSON.stringify({ device_id: device, events: queue.splice(0) });
-  const blob = new Blob([body], { type: "application/json" });
+  const batch = { device_id: device, platform: "web", events: queue.splice(0) };
+  const blob = new Blob([JSON.stringify(batch)], { type: "application/json" });
   if (!navigator.sendBeacon || !navigator.sendBeacon(root.dataset.events, blob)) {
     fetch(root.dataset.events, { method: "POST", body: blob, keepalive: true }).catch(() => {});
   }
@@ -77,28 +79,37 @@ function showLoading(manifest) {
   }
 }
 
+// The manifest marks the one rendition to draw as a texture; the stacked-alpha one when the
+// scene keys with it.
 function pickRendition(video, transparency) {
   if (transparency.mode === "alpha" && video.stacked_alpha) return video.stacked_alpha;
-  const ladder = [...video.renditions].sort((a, b) => a.height - b.height);
-  const textures = ladder.filter((r) => r.texture);
-  const fitting = (textures.length ? textures : ladder).filter((r) => r.height <= 720);
-  return fitting.at(-1) ?? ladder[0];
+  return video.renditions.find((r) => r.texture) ?? video.renditions.at(-1);
 }
 
+const PROGRESS_EVERY_SECONDS = 15;
+
+// video_* events carry the seconds watched since the session's previous video event.
 function watchPlayback(video, loop) {
   let last = 0;
+  let watched = 0;
+  const reportVideo = (type) => {
+    report(type, { watched_seconds: Math.round(watched * 10) / 10 });
+    watched = 0;
+  };
   video.addEventListener("playing", () => {
-    if (state.firstFrameAfterMs === null) {
-      state.firstFrameAfterMs = Math.round(performance.now());
-      report("video_start");
-    }
+    if (state.firstFrameAfterMs !== null) return;
+    state.firstFrameAfterMs = Math.round(performance.now());
+    reportVideo("video_start");
   });
   video.addEventListener("timeupdate", () => {
+    const step = video.currentTime - last;
+    if (step > 0 && step < 1.5) watched += step;
     state.videoCurrentTime = video.currentTime;
-    if (loop && video.currentTime + 0.5 < last) report("video_complete");
+    if (loop && step < -0.5) reportVideo("video_complete");
+    else if (watched >= PROGRESS_EVERY_SECONDS) reportVideo("video_progress");
     last = video.currentTime;
   });
-  video.addEventListener("ended", () => report("video_complete"));
+  video.addEventListener("ended", () => reportVideo("video_complete"));
 }
 
 function offerUnmute(video) {
@@ -172,6 +183,7 @@ function hexColour(THREE, hex) {
 function material(THREE, video, transparency) {
   const texture = new THREE.VideoTexture(video);
   const modes = { none: 0, chroma_key: 1, alpha: 2 };
+  // Without a stacked-alpha rendition, an alpha scene plays its video opaque.
   const mode = transparency.mode === "alpha" && !video.dataset.stacked ? 0 : modes[transparency.mode];
   return new THREE.ShaderMaterial({
     vertexShader: VERTEX,
@@ -222,24 +234,34 @@ function videoElement(manifest) {
   element.loop = scene.loop;
   element.preload = "auto";
   element.src = rendition.url;
-  if (rendition === video.stacked_alpha) element.dataset.stacked = "1";
-  element.dataset.width = rendition.width;
-  element.dataset.height = element.dataset.stacked ? rendition.height / 2 : rendition.height;
+  element.dataset.stacked = rendition === video.stacked_alpha ? "1" : "";
   return element;
 }
 
-function videoMesh(THREE, manifest, element) {
+// Sized once the video's own dimensions are known (a stacked frame is twice the picture).
+function fitPlane(THREE, mesh, manifest, element) {
   const { scene, marker } = manifest;
-  const videoAspect = element.dataset.width / element.dataset.height;
-  const plane = layout(scene.fit, marker.height_px / marker.width_px, videoAspect);
-  const shader = material(THREE, element, scene.transparency);
-  shader.uniforms.uvOffset.value.set(...plane.uvOffset);
-  shader.uniforms.uvScale.value.set(...plane.uvScale);
-  const mesh = new THREE.Mesh(new THREE.PlaneGeometry(plane.width, plane.height), shader);
-  const p = scene.placement;
+  const pictureHeight = element.videoHeight / (element.dataset.stacked ? 2 : 1);
+  const markerAspect = marker.width_px ? marker.height_px / marker.width_px : 1;
+  const plane = layout(scene.fit, markerAspect, element.videoWidth / pictureHeight);
+  mesh.geometry.dispose();
+  mesh.geometry = new THREE.PlaneGeometry(plane.width, plane.height);
+  mesh.material.uniforms.uvOffset.value.set(...plane.uvOffset);
+  mesh.material.uniforms.uvScale.value.set(...plane.uvScale);
+}
+
+function videoMesh(THREE, manifest, element) {
+  const mesh = new THREE.Mesh(
+    new THREE.PlaneGeometry(1, 1),
+    material(THREE, element, manifest.scene.transparency),
+  );
+  const p = manifest.scene.placement;
   mesh.position.set(p.offset_x, p.offset_y, p.offset_z);
   mesh.scale.setScalar(p.scale);
   mesh.rotation.z = THREE.MathUtils.degToRad(p.rotation_degrees);
+  const fit = () => fitPlane(THREE, mesh, manifest, element);
+  if (element.readyState >= 1) fit();
+  else element.addEventListener("loadedmetadata", fit, { once: true });
   return mesh;
 }
 
@@ -262,6 +284,8 @@ function onLost(element, holder, behaviour) {
   element.pause();
   if (behaviour === "hide") element.currentTime = 0;
 }
+
+let cameraOnAt = null; // when the camera and the tracker started
 
 async function startAR(manifest, mindUrl) {
   const [THREE, { MindARThree }] = await Promise.all([
@@ -302,7 +326,8 @@ async function startAR(manifest, mindUrl) {
     if (!state.markerFound) {
       state.markerFound = true;
       state.foundAfterMs = Math.round(performance.now());
-      report("marker_found", { time_to_detect_ms: state.foundAfterMs });
+      const sinceCamera = state.foundAfterMs - (cameraOnAt ?? state.foundAfterMs);
+      report("marker_found", { time_to_detect_ms: Math.max(0, Math.round(sinceCamera)) });
     }
     play(element, autoplay);
   };
@@ -314,6 +339,7 @@ async function startAR(manifest, mindUrl) {
   };
 
   await mindar.start();
+  cameraOnAt = performance.now();
   state.status = "scanning";
   $("arv-guide").classList.add("scanning");
   mindar.renderer.setAnimationLoop(() => mindar.renderer.render(mindar.scene, mindar.camera));
