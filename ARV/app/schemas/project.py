@@ -8,6 +8,7 @@ from pydantic import EmailStr, Field, model_validator
 
 from app.models.project import DEFAULT_PUBLISH_THRESHOLD, ProjectAccess, ProjectStatus
 from app.schemas.common import RequestSchema, ResponseSchema
+from app.schemas.scan_analytics import ScanFigures
 from app.schemas.scene import SceneSettings
 
 NAME_MAX_LENGTH = 200
@@ -98,6 +99,10 @@ class ProjectSummary(ResponseSchema):
     contents_total: int
     contents_by_status: dict[str, int] = Field(
         description="Every content status, with zero where there are none."
+    )
+    scans: ScanFigures | None = Field(
+        description="Scan totals of the last 30 days (`GET .../stats` has them by day and "
+        "by content); null on plans without analytics."
     )
 
 

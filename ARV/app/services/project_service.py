@@ -27,6 +27,7 @@ from app.models.user import User
 from app.schemas.project import ProjectCreate
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.project_scope import ProjectScopedService
+from app.services.scan_analytics_service import Figures, ScanStatsService
 from app.services.tenant import TenantService, lock_company
 
 DEFAULT_FIELDS = ("default_scene", "default_marker_width_mm", "publish_threshold")
@@ -84,6 +85,7 @@ class Summary:
     project_id: uuid.UUID
     contents_total: int
     contents_by_status: dict[str, int]
+    scans: Figures | None
 
 
 class OneProjectService(ProjectScopedService):
@@ -178,7 +180,10 @@ class OneProjectService(ProjectScopedService):
         # A list of rows: dict() of the Result itself would take it for a mapping (it has keys()).
         counts = dict(rows.all())
         by_status = {status.value: counts.get(status, 0) for status in ContentStatus}
-        return Summary(self.project.id, sum(by_status.values()), by_status)
+        scans = ScanStatsService(
+            self.db, self.ctx, self.project, self.storage, self.settings
+        ).recent_totals()
+        return Summary(self.project.id, sum(by_status.values()), by_status, scans)
 
     def _member(self, user_id: uuid.UUID) -> User:
         membership = self.db.scalar(self.scoped(Membership).where(Membership.user_id == user_id))

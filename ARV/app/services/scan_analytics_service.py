@@ -28,7 +28,7 @@ from app.models.scan_analytics import (
 from app.schemas.scan_analytics import ViewerEventBatch, ViewerEventReport
 from app.services import event_log
 from app.services.event_log import DayRange, IngestResult, Rejection, rate, stats_range, utc_day
-from app.services.plans import Feature, require_feature
+from app.services.plans import Feature, limits_for, require_feature
 from app.services.project_scope import ProjectScopedService
 from app.services.public_contents import PublishedContent, published_content
 from app.services.tenant import ScopedService
@@ -279,6 +279,14 @@ class ScanStatsService(ProjectScopedService):
             self._by_content(span),
             self._pending(span, ContentStatsBacklog.project_id == self.project.id),
         )
+
+    def recent_totals(self) -> Figures | None:
+        """The project's totals over the stats' default range (the last 30 days), for its
+        summary; None on a plan without analytics."""
+        if Feature.ANALYTICS not in limits_for(self.ctx.company).features:
+            return None
+        summed = self._in_range(stats_range(None, None)).with_only_columns(*Figures.summed())
+        return Figures.of_row(self.db.execute(summed).one())
 
     def _by_content(self, span: DayRange) -> list[ContentTotals]:
         rows = self._summed_by(span, ContentDailyStats.ar_content_id)

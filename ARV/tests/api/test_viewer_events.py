@@ -412,6 +412,23 @@ def test_stats_of_another_project_are_separate(
     assert misplaced.status_code == 404, misplaced.text
 
 
+def test_the_project_summary_shows_the_last_thirty_days(
+    client: TestClient, db: Session, tenant: Tenant, project: Project, content: ARContent
+) -> None:
+    report(client, content, visit(100, start=True) + visit())
+    roll_up(db)
+    response = get(client, tenant, f"/projects/{project.id}/summary")
+    assert response.status_code == 200, response.text
+    assert response.json()["scans"] == {
+        "opens": 2,
+        "scans": 1,
+        "found_rate": 0.5,
+        "starts": 1,
+        "completions": 0,
+        "watched_seconds": 0.0,
+    }
+
+
 @pytest.mark.parametrize(
     ("query", "code"),
     [

@@ -133,7 +133,8 @@ def unarchive_project(project: ProjectLifecycle) -> ProjectResponse:
 
 @router.get(f"{PROJECT}/summary", summary="A project's contents by status")
 def read_project_summary(project: ProjectReader) -> ProjectSummary:
-    """How many contents it holds, in each state."""
+    """How many contents it holds, in each state, and its scan totals of the last 30 days
+    (plans with analytics)."""
     return ProjectSummary.model_validate(project.summary())
 
 
