@@ -36,7 +36,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.permissions import Role
 from app.core.security import create_access_token
-from app.models import AuthSession, Company, ContentStatus, OutboxMessage, OutboxStatus
+from app.models import (
+    ARContent,
+    ARContentVersion,
+    ARContentVersionVideo,
+    AuthSession,
+    Company,
+    ContentStatus,
+    OutboxMessage,
+    OutboxStatus,
+    ScheduledVideo,
+    Video,
+)
+from app.schemas.publishing import MarkerSnapshot, ScheduleEntrySnapshot, Snapshot
 from app.utils.clock import utcnow
 from tests.conftest import ADMIN_DATABASE_URL, RUN_ID, TEST_REDIS_URL
 from tests.support import marker_images
@@ -44,6 +56,7 @@ from tests.support.databases import create_database, drop_database, migrate
 from tests.support.factories import (
     add_member,
     make_content,
+    make_marker,
     make_project,
     make_user,
     make_video,
@@ -288,8 +301,9 @@ def _outcome(report: Path) -> Outcome:
 def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
     """The owner, their company on the plan with every feature, a member (whom project
     grants name), a second session of the owner's, a video with its file, a project, and
-    a dead outbox message. A published content nobody pins keeps the project from being
-    deleted by a generated request, so later requests still reach its routes."""
+    a dead outbox message. A published content (version 1 on the air) keeps the project
+    from being deleted by a generated request, so later requests still reach its routes:
+    only its public id is pinned, for the viewer routes, never its id."""
     owner = make_user(db)
     company = Company(name="Fuzz Postcards", slug=f"fuzz-{uuid.uuid4().hex[:8]}", settings={})
     company.plan = "business"
@@ -305,7 +319,8 @@ def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
     db.flush()
     video = make_video(db, company)
     project = make_project(db, company, name="Fuzz project")
-    make_content(db, project, "Keeps the project", status=ContentStatus.PUBLISHED)
+    kept = make_content(db, project, "Keeps the project", status=ContentStatus.PUBLISHED)
+    _publish(db, kept, video)
     dead_letter = OutboxMessage(
         channel="email",
         kind="verification",
@@ -326,7 +341,48 @@ def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
         "project_id": str(project.id),
         "rendition": "720p",
         "message_id": str(dead_letter.id),
+        "public_id": kept.public_id,
     }
+
+
+def _publish(db: Session, content: ARContent, video: Video) -> None:
+    """Version 1 of `content` on the air, as a publish freezes it: a ready marker (its
+    picture at `_published_picture_key`) and `video` playing for ever."""
+    marker = make_marker(db, content, image_key=_published_picture_key(str(content.company_id)))
+    entry = ScheduledVideo(
+        company_id=content.company_id, ar_content_id=content.id, video_id=video.id
+    )
+    db.add(entry)
+    db.flush()
+    snapshot = Snapshot(
+        title=content.title,
+        description=content.description,
+        scene=content.scene,
+        marker=MarkerSnapshot.model_validate(marker),
+        schedule=[ScheduleEntrySnapshot.model_validate(entry)],
+    )
+    version = ARContentVersion(
+        company_id=content.company_id,
+        project_id=content.project_id,
+        ar_content_id=content.id,
+        number=1,
+        marker_id=marker.id,
+        snapshot=snapshot.model_dump(mode="json"),
+    )
+    db.add(version)
+    db.flush()
+    db.add(
+        ARContentVersionVideo(
+            company_id=content.company_id, version_id=version.id, video_id=video.id
+        )
+    )
+    content.published_version = version.number
+    db.flush()
+
+
+def _published_picture_key(company_id: str) -> str:
+    """Where the published content's marker picture is (its print sheet reads it)."""
+    return f"companies/{company_id}/markers/fuzz/image.jpg"
 
 
 def _seed_through_api(
@@ -334,8 +390,8 @@ def _seed_through_api(
 ) -> dict[str, str]:
     """What is made most simply the way a client makes it: an invitation, a project
     template, an AR content in the project with a schedule entry and a marker (its image
-    uploaded, then made the marker; no worker runs, so it stays queued), and a playlist
-    in storage for the media route."""
+    uploaded, then made the marker; no worker runs, so it stays queued), a playlist in
+    storage for the media route, and the published content's marker picture."""
     company = f"{base_url}/api/v1/companies/{pinned['company_id']}"
     headers = {"Authorization": f"Bearer {token}"}
 
@@ -366,8 +422,12 @@ def _seed_through_api(
     )
     assert marker.status_code == 202, marker.text
     key = f"companies/{pinned['company_id']}/videos/{pinned['video_id']}/hls/master.m3u8"
-    s3_client(s3_endpoint).put_object(
-        Bucket=bucket, Key=key, Body=b"#EXTM3U\n#EXT-X-VERSION:3\n360p/index.m3u8\n"
+    s3 = s3_client(s3_endpoint)
+    s3.put_object(Bucket=bucket, Key=key, Body=b"#EXTM3U\n#EXT-X-VERSION:3\n360p/index.m3u8\n")
+    s3.put_object(
+        Bucket=bucket,
+        Key=_published_picture_key(pinned["company_id"]),
+        Body=marker_images.detailed_jpeg(2, (640, 480)),
     )
     return {
         "invitation_id": invitation["id"],
