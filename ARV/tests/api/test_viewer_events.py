@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.permissions import Role
-from app.models import ARContent, ARContentVersion, ContentStatus, Project
+from app.models import ARContent, ContentStatus, Project
 from app.models.scan_analytics import ContentDailyStats, ContentStatsBacklog, ViewerEvent
 from app.services import event_log
 from app.services.context import SystemActor
@@ -22,7 +22,7 @@ from app.services.tenant import ScopedService
 from app.services.video_analytics_service import roll_up as roll_up_playback
 from app.utils.clock import utcnow
 from tests.conftest import ClientFactory
-from tests.support.factories import Tenant, make_content, make_marker, make_project, make_tenant
+from tests.support.factories import Tenant, make_project, make_published_content, make_tenant
 
 DEVICE = "browser-0001"
 
@@ -41,23 +41,7 @@ def project(db: Session, tenant: Tenant) -> Project:
 
 
 def published(db: Session, project: Project, title: str = "Postcard") -> ARContent:
-    """A content serving its version 2."""
-    content = make_content(db, project, title, status=ContentStatus.PUBLISHED)
-    marker = make_marker(db, content)
-    for number in (1, 2):
-        db.add(
-            ARContentVersion(
-                company_id=content.company_id,
-                project_id=content.project_id,
-                ar_content_id=content.id,
-                number=number,
-                marker_id=marker.id,
-                snapshot={"title": title},
-            )
-        )
-    content.published_version = 2
-    db.flush()
-    return content
+    return make_published_content(db, project, title, served=2)
 
 
 @pytest.fixture

@@ -10,17 +10,26 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, delete, select
 
+from app.background_tasks import analytics_tasks
 from app.background_tasks.celery_app import create_celery_app
 from app.background_tasks.names import ANALYTICS_ROLL_UP, QUEUE_DEFAULT
 from app.core.config import Settings, get_settings
 from app.core.database import session_scope
-from app.models import Company
+from app.models import ARContent, Company
+from app.models.scan_analytics import ContentDailyStats
 from app.models.video_analytics import VideoDailyStats, VideoStatsBacklog
+from app.schemas.scan_analytics import ViewerEventBatch
 from app.schemas.video_analytics import PlaybackBatch
+from app.services import scan_analytics_service
 from app.services.video_analytics_service import ingest, roll_up
 from app.utils.clock import utcnow
 from tests.conftest import TEST_REDIS_URL
-from tests.support.factories import make_company, make_video
+from tests.support.factories import (
+    make_company,
+    make_project,
+    make_published_content,
+    make_video,
+)
 from tests.support.processes import celery_worker_command, project_env, running
 
 pytestmark = pytest.mark.integration
@@ -122,3 +131,50 @@ def test_an_ingest_during_a_rollup_leaves_a_new_mark(video_id: uuid.UUID) -> Non
     with session_scope() as db:
         assert roll_up(db) == 1
     assert views(video_id) == 3
+
+
+@pytest.fixture
+def public_id(engine: Engine) -> Iterator[str]:
+    with session_scope() as db:
+        company = make_company(db, name="Scan Co")
+        content = make_published_content(db, make_project(db, company))
+        company_id, published = company.id, content.public_id
+    yield published
+    with session_scope() as db:
+        db.execute(delete(Company).where(Company.id == company_id))
+
+
+def page_opens(count: int) -> ViewerEventBatch:
+    at = utcnow() - timedelta(seconds=5)
+    return ViewerEventBatch.model_validate(
+        {
+            "device_id": f"device-{uuid.uuid4().hex[:12]}",
+            "platform": "web",
+            "events": [
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "session_id": str(uuid.uuid4()),
+                    "type": "page_open",
+                    "occurred_at": at.isoformat(),
+                }
+                for _ in range(count)
+            ],
+        }
+    )
+
+
+def test_the_rollup_task_counts_playback_and_viewer_events(
+    video_id: uuid.UUID, public_id: str
+) -> None:
+    committed_ingest(video_id, 2)
+    with session_scope() as db:
+        scan_analytics_service.ingest(db, get_settings(), public_id, page_opens(3))
+    assert analytics_tasks.roll_up() >= 2
+    assert views(video_id) == 2
+    with session_scope() as db:
+        opens = db.scalars(
+            select(ContentDailyStats.opens)
+            .join(ARContent, ARContent.id == ContentDailyStats.ar_content_id)
+            .where(ARContent.public_id == public_id)
+        ).one()
+    assert opens == 3

@@ -14,6 +14,7 @@ from app.core.permissions import Role
 from app.core.security import create_access_token, hash_password
 from app.models import (
     ARContent,
+    ARContentVersion,
     AuthSession,
     Company,
     ContentStatus,
@@ -205,3 +206,26 @@ def make_marker(
     db.add(marker)
     db.flush()
     return marker
+
+
+def make_published_content(
+    db: Session, project: Project, title: str = "Postcard", *, served: int = 1
+) -> ARContent:
+    """A published content of `project` with versions 1 to `served` (each of one ready
+    marker), serving version `served`."""
+    content = make_content(db, project, title, status=ContentStatus.PUBLISHED)
+    marker = make_marker(db, content)
+    db.add_all(
+        ARContentVersion(
+            company_id=content.company_id,
+            project_id=content.project_id,
+            ar_content_id=content.id,
+            number=number,
+            marker_id=marker.id,
+            snapshot={"title": title},
+        )
+        for number in range(1, served + 1)
+    )
+    content.published_version = served
+    db.flush()
+    return content
