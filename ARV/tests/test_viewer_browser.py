@@ -16,7 +16,7 @@ import httpx2
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -34,6 +34,8 @@ from app.models import (
     User,
     Video,
     VideoStatus,
+    ViewerEvent,
+    ViewerEventKind,
 )
 from app.services.storage_service import file_key
 from app.services.video_pipeline import VideoPipeline
@@ -62,6 +64,7 @@ NOT_FOUND_WAIT = 15.0
 @dataclass(frozen=True)
 class Served:
     page_url: str
+    content_id: uuid.UUID
     folder: Path
     api_log: Path
 
@@ -184,11 +187,22 @@ def served(
             publish = f"{contents}/ar-contents/{content.id}/publish"
             published = httpx2.post(publish, headers=seeded.admin)
             assert published.status_code == 201, published.text
-            yield Served(f"{base}/v/{content.public_id}", folder, api_log)
+            yield Served(f"{base}/v/{content.public_id}", content.id, folder, api_log)
     finally:
         with session_scope() as db:
             db.execute(delete(Company).where(Company.id == seeded.company_id))
             db.execute(delete(User).where(User.id.in_(seeded.users)))
+
+
+def _reported(served: Served) -> dict[ViewerEventKind, int | None]:
+    """The viewer events stored for the content: each kind and its time to detect."""
+    with session_scope() as db:
+        rows = db.execute(
+            select(ViewerEvent.kind, ViewerEvent.time_to_detect_ms).where(
+                ViewerEvent.ar_content_id == served.content_id
+            )
+        )
+        return dict(rows)
 
 
 def _viewer_state(page: Page) -> dict[str, Any]:
@@ -228,11 +242,15 @@ def test_the_page_finds_the_marker_and_plays_the_video_over_it(served: Served) -
         state = _poll(page, launched + FIND_TIMEOUT, _playing)
         took = time.monotonic() - launched
         screenshot = page.screenshot(served.folder / "found.png")
+        wait_until(lambda: len(_reported(served)) >= 3, 10, "the viewer's events")
     log.info("viewer %s; playing %.1fs after launch; screenshot %s", state, took, screenshot)
     assert _playing(state), f"{state}\n{served.api_log.read_text()[-3000:]}"
     assert state["status"] == "tracking"
     assert 0 < state["foundAfterMs"] <= state["firstFrameAfterMs"]
     assert _share_of_video_colour(screenshot) > 0.15
+    events = _reported(served)
+    assert set(events) >= {ViewerEventKind.PAGE_OPEN, ViewerEventKind.VIDEO_START}
+    assert 0 <= (events[ViewerEventKind.MARKER_FOUND] or -1) <= state["foundAfterMs"]
 
 
 def test_an_unrelated_picture_is_not_found(served: Served) -> None:
