@@ -23,6 +23,7 @@ ERROR_CORRECTION = "m"
 PRINT_DPI = 300
 PICTURE_LONG_SIDE = 1500
 SHEET_QR_SIDE = 600
+SHEET_QUIET_ZONE = 4
 SHEET_MARGIN = 120
 SHEET_GAP = 90
 TITLE_SIZE = 64
@@ -59,7 +60,7 @@ def qr_png(text: str, *, size: int, margin: int) -> bytes:
     """A `size` x `size` black-on-white PNG; never less than one pixel per module (a
     smaller `size` is raised to that)."""
     buffer = io.BytesIO()
-    _qr_image(modules(text, margin), max(size, 1)).save(buffer, "PNG", optimize=True)
+    _qr_image(modules(text, margin), size).save(buffer, "PNG", optimize=True)
     return buffer.getvalue()
 
 
@@ -83,7 +84,7 @@ def print_sheet(picture: bytes, link: str, title: str) -> bytes:
     image = ImageOps.contain(
         _decoded(picture), (PICTURE_LONG_SIDE, PICTURE_LONG_SIDE), Image.Resampling.LANCZOS
     )
-    grid = modules(link, 4)
+    grid = modules(link, SHEET_QUIET_ZONE)
     code = _qr_image(grid, len(grid) * (SHEET_QR_SIDE // len(grid))).convert("RGB")
     beside = image.width >= image.height
     body_width = image.width + SHEET_GAP + code.width if beside else max(image.width, code.width)
