@@ -1,28 +1,18 @@
 """What viewer pages and apps report about one published AR content: public, no sign-in,
 rate-limited per address like playback events."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, status
 
 from app.api.deps import DbSession, SettingsDep
 from app.api.openapi import raises
 from app.api.rate_limits import limit_per_ip, viewer_rule
+from app.api.routes.viewer import ManifestPublicId
 from app.core.exceptions import NotFoundError
-from app.models.ar_content import PUBLIC_ID_LENGTH
 from app.schemas.scan_analytics import ViewerEventBatch
 from app.schemas.video_analytics import BatchResult
 from app.services import scan_analytics_service
 
 router = APIRouter(prefix="/viewer", tags=["viewer"])
-PublicId = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=PUBLIC_ID_LENGTH,
-        description="The content's public id, as its QR code and viewer link carry it.",
-    ),
-]
 
 
 @router.post(
@@ -39,7 +29,7 @@ PublicId = Annotated[
 )
 @raises(NotFoundError)
 def report_viewer_events(
-    public_id: PublicId, body: ViewerEventBatch, db: DbSession, settings: SettingsDep
+    public_id: ManifestPublicId, body: ViewerEventBatch, db: DbSession, settings: SettingsDep
 ) -> BatchResult:
     result = scan_analytics_service.ingest(db, settings, public_id, body)
     return BatchResult.model_validate(result, from_attributes=True)
