@@ -50,10 +50,11 @@ RUN npm_config_build_from_source=true npm_config_nodedir=/usr/local \
 # ---------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
-# ffmpeg/ffprobe for the media pipeline, curl for health checks, and the
+# ffmpeg/ffprobe for the media pipeline, curl for health checks, DejaVu fonts
+# for the printable marker sheets (Latin and Cyrillic titles), and the
 # libraries the compiled canvas module links against.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg curl \
+    && apt-get install -y --no-install-recommends ffmpeg curl fonts-dejavu-core \
        libcairo2 libpango-1.0-0 libpangocairo-1.0-0 libjpeg62-turbo libgif7 librsvg2-2 \
     && rm -rf /var/lib/apt/lists/*
 

@@ -40,6 +40,8 @@ install_system_packages() {
   local missing=()
   # The media pipeline runs both; Debian's ffmpeg package ships ffprobe too.
   { command -v ffmpeg && command -v ffprobe; } >/dev/null || missing+=(ffmpeg)
+  # The printable marker sheet writes titles in Latin and Cyrillic with DejaVu Sans.
+  mapfile -t -O "${#missing[@]}" missing < <(missing_debian_packages fonts-dejavu-core)
   if [ "$mode" = test ]; then
     have_postgres_server || missing+=(postgresql)
     command -v redis-server >/dev/null || missing+=(redis-server)
