@@ -202,7 +202,7 @@ def _reported(served: Served) -> dict[ViewerEventKind, int | None]:
                 ViewerEvent.ar_content_id == served.content_id
             )
         )
-        return dict(rows)
+        return {kind: took for kind, took in rows}  # noqa: C416 (rows, not pairs)
 
 
 def _viewer_state(page: Page) -> dict[str, Any]:
