@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 scripts/bootstrap.sh test  # ffmpeg, PostgreSQL, Redis, and what tests/support imports
+# The viewer manifest bench drives the API with wrk (Debian's package).
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo=sudo; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
+fi
 
 services_dir=$(mktemp -d /tmp/arvlite-bench.XXXXXX)
 trap 'scripts/test_services.sh stop "$services_dir"' EXIT
@@ -14,7 +19,7 @@ scripts/test_services.sh start "$services_dir"
 source "$services_dir/env"
 
 status=0
-for bench in pipeline_overhead time_to_playable upload_throughput marker_processing markers; do
+for bench in pipeline_overhead time_to_playable upload_throughput marker_processing markers viewer_manifest; do
   echo "==> $bench"
   PYTHONPATH=ARV .venv/bin/python "ARV/bench/$bench.py" || status=1
 done

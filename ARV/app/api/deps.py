@@ -44,7 +44,9 @@ MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies that only read app state are `async`: a plain `def` would cost every request
+# using it a trip through the threadpool (the public hot path's included).
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -68,12 +70,12 @@ def get_page_params(
     return PageParams(limit=limit, offset=offset)
 
 
-def get_storage_dep(request: Request) -> StorageProvider:
+async def get_storage_dep(request: Request) -> StorageProvider:
     storage: StorageProvider = request.app.state.storage
     return storage
 
 
-def get_session_factory_dep() -> sessionmaker[Session]:
+async def get_session_factory_dep() -> sessionmaker[Session]:
     """For routes that work in several short units instead of one request transaction
     (a streamed upload must not hold a connection while the bytes flow)."""
     return get_session_factory()

@@ -97,9 +97,7 @@ def pick(
 
 def pick_active(entries: Sequence[ScheduledVideo], at: datetime) -> ActiveVideo:
     """`entries` with their videos loaded."""
-    winner, next_change_at = pick(
-        entries, at, lambda entry: entry.video.status in PLAYING_STATUSES
-    )
+    winner, next_change_at = pick(entries, at, lambda entry: entry.video.status in PLAYING_STATUSES)
     return ActiveVideo(at, winner, next_change_at)
 
 

@@ -9,9 +9,7 @@ publishing goes through the API."""
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -36,10 +34,8 @@ from app.models import (
     VideoRendition,
     VideoStatus,
 )
-from app.models.video import RenditionKind, RenditionStatus
 from app.services.video_events import publish_after_commit
 from app.services.viewer_service import LINK_MARGIN_SECONDS, manifest_key
-from app.utils.media_probe import MediaInfo
 from tests.conftest import ClientFactory
 from tests.support.api import assert_error
 from tests.support.factories import (
@@ -52,8 +48,7 @@ from tests.support.factories import (
 )
 from tests.support.processes import free_port, project_env, running, uvicorn_command, wait_until
 from tests.support.publishing import call, edit, ok, publish, schedule
-
-H264_HIGH_31 = "avc1.64001F,mp4a.40.2"
+from tests.support.viewer import H264_HIGH_31, playing_video
 
 
 @pytest.fixture
@@ -66,78 +61,9 @@ def project(db: Session, tenant: Tenant) -> Project:
     return make_project(db, tenant.company)
 
 
-def playing_video(db: Session, tenant: Tenant, title: str = "Greeting") -> Video:
-    """A ready video with a poster, an HLS master, three ladder rungs (the two lower in HLS,
-    with measured codecs; the top one encoded without) and a stacked-alpha rendition."""
-    video = make_video(db, tenant.company, title)
-    outputs = f"companies/{tenant.company.id}/videos/{video.id}/jobs/{uuid.uuid4()}"
-    video.poster_key = f"{outputs}/poster.jpg"
-    video.hls_master_key = f"{outputs}/hls/master.m3u8"
-    video.probe = _probe(width=1920, height=1080)
-    rungs = [("360p", 640, 360, "avc1.64001E,mp4a.40.2"), ("720p", 1280, 720, H264_HIGH_31)]
-    for name, width, height, codecs in [*rungs, ("1080p", 1920, 1080, None)]:
-        _rendition(db, video, name, width, height, outputs, codecs=codecs)
-    _rendition(db, video, "alpha", 1280, 1440, outputs, kind=RenditionKind.STACKED_ALPHA)
-    db.flush()
-    return video
-
-
-def _probe(width: int, height: int) -> dict[str, Any]:
-    info = MediaInfo(
-        format_name="mov,mp4,m4a,3gp,3g2,mj2",
-        duration=30.0,
-        size=10_000_000,
-        bit_rate=2_000_000,
-        video_codec="h264",
-        profile="Main",
-        level=40,
-        pix_fmt="yuv420p",
-        bit_depth=8,
-        width=width,
-        height=height,
-        sample_aspect_ratio=Fraction(1),
-        rotation=0,
-        fps=30.0,
-        video_bit_rate=1_800_000,
-        audio_codec="aac",
-        audio_profile="LC",
-        audio_channels=2,
-    )
-    return {**asdict(info), "sample_aspect_ratio": "1"}
-
-
-def _rendition(
-    db: Session,
-    video: Video,
-    name: str,
-    width: int,
-    height: int,
-    outputs: str,
-    *,
-    codecs: str | None = None,
-    kind: RenditionKind = RenditionKind.LADDER,
-) -> None:
-    db.add(
-        VideoRendition(
-            company_id=video.company_id,
-            video_id=video.id,
-            name=name,
-            kind=kind,
-            short_side=min(width, height if kind is RenditionKind.LADDER else height // 2),
-            width=width,
-            height=height,
-            status=RenditionStatus.DONE,
-            bitrate_kbps=width,
-            size_bytes=width * 1000,
-            mp4_key=f"{outputs}/{name}.mp4",
-            hls_variant={"codecs": codecs} if codecs else None,
-        )
-    )
-
-
 @pytest.fixture
 def video(db: Session, tenant: Tenant) -> Video:
-    return playing_video(db, tenant)
+    return playing_video(db, tenant.company)
 
 
 @pytest.fixture
@@ -293,7 +219,7 @@ def test_the_scheduled_video_plays_in_its_window_until_it_ends(
     schedule(db, content, video)
     now = datetime.now(UTC)
     ends_at = now + timedelta(minutes=10)
-    special = playing_video(db, tenant, "Special")
+    special = playing_video(db, tenant.company, "Special")
     schedule(db, content, special, starts_at=now - timedelta(hours=1), ends_at=ends_at, priority=1)
     later = now + timedelta(hours=5)
     schedule(db, content, special, starts_at=later, ends_at=later + timedelta(hours=1), priority=2)
@@ -375,7 +301,7 @@ def test_draft_edits_never_show_until_published(
 ) -> None:
     manifest(client, published)
     edit(client, tenant, published, title="Renamed")
-    other = playing_video(db, tenant, "Other")
+    other = playing_video(db, tenant.company, "Other")
     call(client, tenant, published, "/schedule", role=Role.EDITOR, json=_entry(other, 5))
     assert manifest(client, published)["content"]["title"] == "Postcard"
     assert manifest(client, published)["video"]["title"] == "Greeting"
@@ -467,7 +393,7 @@ def committed(engine: Engine, settings: Settings) -> Iterator[tuple[Tenant, ARCo
         tenant = make_tenant(db, settings, name=f"Two APIs {uuid.uuid4().hex[:6]}")
         content = make_content(db, make_project(db, tenant.company), "Postcard")
         make_marker(db, content)
-        schedule(db, content, playing_video(db, tenant))
+        schedule(db, content, playing_video(db, tenant.company))
     yield tenant, content
     with session_scope() as db:
         db.execute(delete(Company).where(Company.id == tenant.company.id))
