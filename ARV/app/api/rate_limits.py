@@ -5,7 +5,7 @@
 AUTH_RATE_LIMIT_WINDOW_SECONDS (or, with `rule=viewer_rule`, the VIEWER_RATE_LIMIT_*
 pair). Each scope is counted separately, so a client that exhausts "login" can still reach
 "password-reset". Scopes in use: "login", "register", "password-reset", "refresh",
-"oauth-login", "oauth-callback", "viewer-events".
+"oauth-login", "oauth-callback", "viewer-events", "viewer-manifest".
 
     @router.post("/login", dependencies=[Depends(limit_per_ip("login"))])
 
@@ -13,9 +13,12 @@ The client IP is `request.client.host`: uvicorn's `--proxy-headers` has already 
 it with the X-Forwarded-For address when the request came through a trusted proxy.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from app.api.deps import ClientIp, SettingsDep
+from fastapi import Request
+
+from app.api.deps import SettingsDep, get_client_ip
 from app.api.openapi import raises
 from app.core.config import Settings
 from app.core.exceptions import RateLimitedError, ServiceUnavailableError
@@ -32,14 +35,16 @@ def viewer_rule(settings: Settings) -> tuple[int, int]:
 
 def limit_per_ip(
     scope: str, rule: Callable[[Settings], tuple[int, int]] = _auth_rule
-) -> Callable[[Settings, str], None]:
-    """`rule` gives (requests allowed, window in seconds) from the settings."""
+) -> Callable[[Settings, Request], Coroutine[Any, Any, None]]:
+    """`rule` gives (requests allowed, window in seconds) from the settings. Async: the
+    count costs a Redis round trip on the event loop, never a trip through the threadpool
+    (the viewer routes are the public hot path)."""
 
     @raises(RateLimitedError, ServiceUnavailableError)
-    def enforce_ip_rate_limit(settings: SettingsDep, client_ip: ClientIp) -> None:
+    async def enforce_ip_rate_limit(settings: SettingsDep, request: Request) -> None:
         limit, window_seconds = rule(settings)
-        decision = get_rate_limiter(settings).hit(
-            hashed_key(scope, client_ip), limit=limit, window_seconds=window_seconds
+        decision = await get_rate_limiter(settings).hit_async(
+            hashed_key(scope, get_client_ip(request)), limit=limit, window_seconds=window_seconds
         )
         if not decision.allowed:
             raise RateLimitedError(decision.retry_after_seconds)

@@ -7,19 +7,16 @@ Reads and writes are `async` (the hot path serves a hit without leaving the even
 committed (a request's threadpool thread, a Celery task).
 """
 
-import asyncio
 import threading
 import time
-import weakref
 from abc import ABC, abstractmethod
 from functools import lru_cache
 from typing import cast
 
 import redis
-import redis.asyncio as aioredis
 
 from app.core.config import Settings
-from app.core.redis import SOCKET_TIMEOUT_SECONDS, get_redis
+from app.core.redis import get_async_redis, get_redis
 
 
 class Cache(ABC):
@@ -37,37 +34,22 @@ class Cache(ABC):
 
 
 class RedisCache(Cache):
-    """One async client per event loop (a connection belongs to the loop that opened it);
-    deletes go through the process's sync client."""
+    """Reads and writes through the event loop's client; deletes through the process's
+    sync one."""
 
     def __init__(self, url: str) -> None:
         self._url = url
         self._sync: redis.Redis = get_redis(url)
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
-            weakref.WeakKeyDictionary()
-        )
 
     async def get(self, key: str) -> bytes | None:
         # Without decode_responses, values come back as the bytes stored.
-        return cast(bytes | None, await self._client().get(key))
+        return cast(bytes | None, await get_async_redis(self._url).get(key))
 
     async def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
-        await self._client().set(key, value, ex=max(1, ttl_seconds))
+        await get_async_redis(self._url).set(key, value, ex=max(1, ttl_seconds))
 
     def delete(self, key: str) -> None:
         self._sync.delete(key)
-
-    def _client(self) -> aioredis.Redis:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = aioredis.Redis.from_url(
-                self._url,
-                socket_timeout=SOCKET_TIMEOUT_SECONDS,
-                socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-            )
-            self._clients[loop] = client
-        return client
 
 
 class MemoryCache(Cache):

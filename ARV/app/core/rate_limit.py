@@ -19,12 +19,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
+import anyio.to_thread
 import redis
+import redis.asyncio as aioredis
 
 from app.core.config import Settings
 from app.core.exceptions import ServiceUnavailableError
-from app.core.redis import get_redis
+from app.core.redis import get_async_redis, get_redis
 
 Clock = Callable[[], float]
 
@@ -52,6 +55,11 @@ class RateLimiter(ABC):
     @abstractmethod
     def hit(self, key: str, limit: int, window_seconds: int) -> RateLimitDecision:
         """Count one event for `key` if fewer than `limit` fall in the window."""
+
+    async def hit_async(self, key: str, limit: int, window_seconds: int) -> RateLimitDecision:
+        """`hit` for the event loop (async routes and dependencies): no trip through the
+        threadpool. This default never waits on I/O; a limiter that does overrides it."""
+        return self.hit(key, limit, window_seconds)
 
     @abstractmethod
     def count(self, key: str, window_seconds: int) -> int:
@@ -111,6 +119,19 @@ return {0, counted, oldest[2]}
 """
 
 
+def _hit_args(now: float, limit: int, window_seconds: int) -> list[str | int]:
+    return [repr(now), repr(now - window_seconds), window_seconds, limit, uuid.uuid4().hex]
+
+
+def _hit_decision(
+    outcome: list[Any], limit: int, window_seconds: int, now: float
+) -> RateLimitDecision:
+    allowed, counted, oldest = outcome
+    if allowed:
+        return _allowed(limit, int(counted))
+    return _refused(float(oldest), window_seconds, now)
+
+
 @contextmanager
 def _redis_unavailable_as_503() -> Iterator[None]:
     try:
@@ -123,28 +144,40 @@ class RedisRateLimiter(RateLimiter):
     """Scores and block expiries come from `clock`; Redis TTLs only clean up behind them."""
 
     def __init__(
-        self, redis_client: redis.Redis, prefix: str = "rl:", clock: Clock = time.time
+        self,
+        redis_client: redis.Redis,
+        prefix: str = "rl:",
+        clock: Clock = time.time,
+        async_client: Callable[[], aioredis.Redis] | None = None,
     ) -> None:
+        """`async_client` gives the event loop's client to the same server, for
+        `hit_async`; without it, `hit_async` runs `hit` in a worker thread."""
         self._redis = redis_client
         self._prefix = prefix
         self._clock = clock
         self._hit_script = redis_client.register_script(_HIT_SCRIPT)
+        self._async_client = async_client
 
     def hit(self, key: str, limit: int, window_seconds: int) -> RateLimitDecision:
         _check_hit_arguments(limit, window_seconds)
         now = self._clock()
-        args: list[str | int] = [
-            repr(now),
-            repr(now - window_seconds),
-            window_seconds,
-            limit,
-            uuid.uuid4().hex,
-        ]
         with _redis_unavailable_as_503():
-            allowed, counted, oldest = self._hit_script(keys=[self._window_key(key)], args=args)
-        if allowed:
-            return _allowed(limit, int(counted))
-        return _refused(float(oldest), window_seconds, now)
+            outcome = self._hit_script(
+                keys=[self._window_key(key)], args=_hit_args(now, limit, window_seconds)
+            )
+        return _hit_decision(outcome, limit, window_seconds, now)
+
+    async def hit_async(self, key: str, limit: int, window_seconds: int) -> RateLimitDecision:
+        if self._async_client is None:
+            return await anyio.to_thread.run_sync(self.hit, key, limit, window_seconds)
+        _check_hit_arguments(limit, window_seconds)
+        now = self._clock()
+        script = self._async_client().register_script(_HIT_SCRIPT)
+        with _redis_unavailable_as_503():
+            outcome = await script(
+                keys=[self._window_key(key)], args=_hit_args(now, limit, window_seconds)
+            )
+        return _hit_decision(outcome, limit, window_seconds, now)
 
     def count(self, key: str, window_seconds: int) -> int:
         since = self._clock() - window_seconds
@@ -257,7 +290,7 @@ _process_limiter = MemoryRateLimiter()
 
 @lru_cache
 def _redis_limiter(url: str) -> RedisRateLimiter:
-    return RedisRateLimiter(get_redis(url))
+    return RedisRateLimiter(get_redis(url), async_client=lambda: get_async_redis(url))
 
 
 def get_rate_limiter(settings: Settings) -> RateLimiter:

@@ -1,3 +1,4 @@
+import asyncio
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from app.core.rate_limit import (
     get_rate_limiter,
     hashed_key,
 )
+from app.core.redis import get_async_redis
 from app.main import create_app
 from tests.support.rate_limiting import RATE_LIMIT_REDIS_URL, FakeClock
 
@@ -172,6 +174,24 @@ def test_redis_instances_share_counts_under_concurrency(redis_prefix: str) -> No
     assert len(allowed) == 80
     assert allowed.count(True) == 25
     assert instances[0].count("shared", window_seconds=60) == 25
+
+
+@pytest.mark.parametrize("on_the_loop", [True, False], ids=["async-client", "worker-thread"])
+def test_hit_async_counts_with_hit(redis_prefix: str, on_the_loop: bool) -> None:
+    limiter = RedisRateLimiter(
+        redis.Redis.from_url(RATE_LIMIT_REDIS_URL),
+        prefix=redis_prefix,
+        async_client=(lambda: get_async_redis(RATE_LIMIT_REDIS_URL)) if on_the_loop else None,
+    )
+
+    async def three() -> list[RateLimitDecision]:
+        return [await limiter.hit_async("k", limit=2, window_seconds=60) for _ in range(3)]
+
+    first, second, refused = asyncio.run(three())
+    assert (first.allowed, second.allowed, refused.allowed) == (True, True, False)
+    assert 1 <= refused.retry_after_seconds <= 60
+    assert limiter.hit("k", limit=3, window_seconds=60).allowed
+    assert limiter.count("k", window_seconds=60) == 3
 
 
 def closed_port() -> int:
