@@ -242,9 +242,9 @@ def test_the_page_finds_the_marker_and_plays_the_video_over_it(served: Served) -
         state = _poll(page, launched + FIND_TIMEOUT, _playing)
         took = time.monotonic() - launched
         screenshot = page.screenshot(served.folder / "found.png")
+        log.info("viewer %s; playing %.1fs after launch; screenshot %s", state, took, screenshot)
+        assert _playing(state), f"{state}\n{served.api_log.read_text()[-3000:]}"
         wait_until(lambda: len(_reported(served)) >= 3, 10, "the viewer's events")
-    log.info("viewer %s; playing %.1fs after launch; screenshot %s", state, took, screenshot)
-    assert _playing(state), f"{state}\n{served.api_log.read_text()[-3000:]}"
     assert state["status"] == "tracking"
     assert 0 < state["foundAfterMs"] <= state["firstFrameAfterMs"]
     assert _share_of_video_colour(screenshot) > 0.15

@@ -7,26 +7,28 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.core.config import Settings
 from app.core.viewer_assets import viewer_assets
-from app.models import ARContent, ARContentVersion, ContentStatus
-from tests.support.factories import make_company, make_content, make_marker, make_project
+from app.models import ARContent
+from tests.conftest import ClientFactory
+from tests.support.factories import Tenant, make_project, make_tenant
+from tests.support.publishing import call, ok, publish, publishable
 
 
-def _published(db: Session, status: ContentStatus = ContentStatus.PUBLISHED) -> ARContent:
-    content = make_content(db, make_project(db, make_company(db)), "Birthday card", status=status)
-    marker = make_marker(db, content)
-    db.add(
-        ARContentVersion(
-            company_id=content.company_id,
-            project_id=content.project_id,
-            ar_content_id=content.id,
-            number=1,
-            marker_id=marker.id,
-            snapshot={"title": "Happy <birthday>"},
-        )
-    )
-    content.published_version = 1
-    db.flush()
+@pytest.fixture
+def tenant(db: Session, settings: Settings) -> Tenant:
+    return make_tenant(db, settings)
+
+
+@pytest.fixture
+def content(db: Session, tenant: Tenant) -> ARContent:
+    """A draft every publish condition holds for, titled with characters HTML escapes."""
+    return publishable(db, tenant, make_project(db, tenant.company), "Happy <birthday>")
+
+
+@pytest.fixture
+def published(client: TestClient, tenant: Tenant, content: ARContent) -> ARContent:
+    publish(client, tenant, content)
     return content
 
 
@@ -40,8 +42,8 @@ def _script_urls(html: str) -> list[str]:
     return re.findall(r'(?:src|href)="(/viewer-assets/[^"]+\.js)"', html)
 
 
-def test_the_page_of_a_published_content(client: TestClient, db: Session) -> None:
-    content = _published(db)
+def test_the_page_of_a_published_content(client: TestClient, published: ARContent) -> None:
+    content = published
     response = client.get(f"/v/{content.public_id}")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -50,9 +52,9 @@ def test_the_page_of_a_published_content(client: TestClient, db: Session) -> Non
     assert f'data-manifest="/api/v1/viewer/{content.public_id}"' in html
     assert f'data-events="/api/v1/viewer/{content.public_id}/events"' in html
     assert "Point your camera at the picture." in html
-    assert "Open in the app" in html
+    assert "Open in the app" not in html  # no app configured
     # Every script comes from the API itself; the import map names them.
-    assert "http" not in "".join(re.findall(r'(?:src|href)="([^"]*)"', html))
+    assert "http" not in "".join(re.findall(r'src="([^"]*\.js)"', html))
     assert set(_script_urls(html)) == set(viewer_assets().modules)
     policy = response.headers["content-security-policy"]
     assert "script-src 'self' 'sha256-" in policy
@@ -61,25 +63,45 @@ def test_the_page_of_a_published_content(client: TestClient, db: Session) -> Non
     assert "camera=(self)" in response.headers["permissions-policy"]
 
 
-def test_the_page_policy_allows_exactly_the_inline_import_map(
-    client: TestClient, db: Session
+def test_the_page_links_the_app_when_there_is_one(
+    client_for: ClientFactory, settings: Settings, published: ARContent
 ) -> None:
-    response = client.get(f"/v/{_published(db).public_id}")
+    linked = client_for(
+        settings.model_copy(update={"VIEWER_APP_LINK_TEMPLATE": "arvlite://content/{public_id}"})
+    )
+    html = linked.get(f"/v/{published.public_id}").text
+    assert f'href="arvlite://content/{published.public_id}">Open in the app</a>' in html
+
+
+def test_the_page_policy_allows_exactly_the_inline_import_map(
+    client: TestClient, published: ARContent
+) -> None:
+    response = client.get(f"/v/{published.public_id}")
     inline = re.findall(r"<script type=\"importmap\">(.*?)</script>", response.text)
     assert inline == [viewer_assets().import_map]
     assert viewer_assets().import_map_hash in response.headers["content-security-policy"]
 
 
-@pytest.mark.parametrize("status", [ContentStatus.DRAFT, ContentStatus.UNPUBLISHED])
-def test_anything_not_on_the_air_gets_the_same_404_page(
-    client: TestClient, db: Session, status: ContentStatus
+@pytest.mark.parametrize("steps", [["/unpublish"], ["/unpublish", "/archive"]])
+def test_anything_taken_off_the_air_gets_the_same_404_page(
+    client: TestClient, tenant: Tenant, published: ARContent, steps: list[str]
 ) -> None:
-    hidden = client.get(f"/v/{_published(db, status).public_id}")
+    before = client.get(f"/v/{published.public_id}")
+    for step in steps:
+        ok(call(client, tenant, published, step))
+    hidden = client.get(f"/v/{published.public_id}")
     unknown = client.get("/v/abcdefghijkl")
     too_long = client.get("/v/" + "a" * 65)
+    assert before.status_code == 200
     assert hidden.status_code == unknown.status_code == too_long.status_code == 404
     assert hidden.text == unknown.text == too_long.text
     assert "Nothing to show here" in hidden.text
+
+
+def test_a_draft_gets_the_404_page(client: TestClient, content: ARContent) -> None:
+    response = client.get(f"/v/{content.public_id}")
+    assert response.status_code == 404
+    assert "Nothing to show here" in response.text
 
 
 def test_api_responses_keep_the_strict_policy(client: TestClient) -> None:

@@ -8,14 +8,17 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Header, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.api.deps import DbSession, SettingsDep
+from app.api.deps import SessionFactoryDep, SettingsDep, StorageDep
 from app.api.rate_limits import limit_per_ip, viewer_rule
 from app.core.config import Settings
 from app.core.exceptions import NotFoundError
+from app.core.storage import StorageProvider
 from app.core.viewer_assets import URL_PREFIX, ViewerAssets, viewer_assets
 from app.models.ar_content import PUBLIC_ID_LENGTH
-from app.services.public_contents import published_content
+from app.schemas.viewer import Manifest
+from app.services import viewer_service
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,25 +72,44 @@ def _page_headers(settings: Settings, assets: ViewerAssets) -> dict[str, str]:
     response_class=HTMLResponse,
     dependencies=[Depends(limit_per_ip("viewer-page", viewer_rule))],
 )
-def viewer_page(public_id: str, db: DbSession, settings: SettingsDep) -> HTMLResponse:
-    """The viewer for a published content; the same plain 404 page for anything else."""
+async def viewer_page(
+    public_id: str, settings: SettingsDep, storage: StorageDep, sessions: SessionFactoryDep
+) -> HTMLResponse:
+    """The viewer for a published content, from its cached manifest (the title, poster and
+    app link are in the HTML); the same plain 404 page for anything else."""
     assets = viewer_assets()
     headers = _page_headers(settings, assets)
-    found = published_content(db, public_id) if len(public_id) == PUBLIC_ID_LENGTH else None
-    if found is None:
+    manifest = await _manifest(public_id, settings, storage, sessions)
+    if manifest is None:
         html = _templates.get_template("not_found.html").render(css=assets.url("viewer.css"))
         return HTMLResponse(html, status_code=404, headers=headers)
-    title = found.version.snapshot.get("title") or found.content.title
     html = _templates.get_template("page.html").render(
-        title=title,
-        manifest_url=f"/api/v1/viewer/{found.content.public_id}",
-        events_url=f"/api/v1/viewer/{found.content.public_id}/events",
+        title=manifest.content.title,
+        poster_url=manifest.video.poster_url if manifest.video else None,
+        app_link=manifest.app_link,
+        manifest_url=f"/api/v1/viewer/{public_id}",
+        events_url=f"/api/v1/viewer/{public_id}/events",
         import_map=assets.import_map,
         modules=assets.modules,
         viewer_js=assets.url("viewer.js"),
         css=assets.url("viewer.css"),
     )
     return HTMLResponse(html, headers=headers)
+
+
+async def _manifest(
+    public_id: str,
+    settings: Settings,
+    storage: StorageProvider,
+    sessions: sessionmaker[Session],
+) -> Manifest | None:
+    if len(public_id) != PUBLIC_ID_LENGTH:
+        return None
+    try:
+        served = await viewer_service.served_manifest(sessions, storage, settings, public_id)
+    except NotFoundError:
+        return None
+    return Manifest.model_validate_json(served.body)
 
 
 @router.get(f"{URL_PREFIX}/{{version}}/{{name}}")

@@ -68,17 +68,6 @@ function say(text) {
   $("arv-message").textContent = text;
 }
 
-function showLoading(manifest) {
-  if (manifest.video?.poster_url) {
-    $("arv-poster").src = manifest.video.poster_url;
-    $("arv-poster").hidden = false;
-  }
-  if (manifest.app_link) {
-    $("arv-app-link").href = manifest.app_link;
-    $("arv-app-link").hidden = false;
-  }
-}
-
 // The manifest marks the one rendition to draw as a texture; the stacked-alpha one when the
 // scene keys with it.
 function pickRendition(video, transparency) {
@@ -348,12 +337,13 @@ async function startAR(manifest, mindUrl) {
 // --- Start -------------------------------------------------------------------------------
 
 async function fetchJson(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  const response = await fetch(url);
   if (!response.ok) throw new Error(`${url} answered ${response.status}`);
   return response.json();
 }
 
-// The .mind file starts downloading as soon as its link is known, alongside the scripts.
+// The .mind file downloads as soon as the manifest names it, alongside the scripts; MindAR
+// then reads it from memory.
 async function preloadTarget(url) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`marker target answered ${response.status}`);
@@ -363,7 +353,6 @@ async function preloadTarget(url) {
 async function main() {
   report("page_open");
   const manifest = await fetchJson(root.dataset.manifest);
-  showLoading(manifest);
   if (!manifest.video) {
     state.status = "empty";
     say("Nothing is playing here right now. Come back later.");
