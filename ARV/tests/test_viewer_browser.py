@@ -268,3 +268,20 @@ def test_an_unrelated_picture_is_not_found(served: Served) -> None:
     assert state["markerFound"] is False, state
     assert state["videoCurrentTime"] == 0
     assert _share_of_video_colour(screenshot) < 0.01
+
+
+def test_without_a_camera_the_page_plays_the_video_in_a_plain_player(served: Served) -> None:
+    with fake_camera_browser(None, served.folder / "no-camera") as page:
+        page.navigate(served.page_url)
+        state = _poll(
+            page, time.monotonic() + FIND_TIMEOUT, lambda s: s.get("status") == "fallback"
+        )
+        player = page.evaluate(
+            "(({hidden, src, poster}) => ({hidden, src, poster}))"
+            "(document.getElementById('arv-fallback'))"
+        )
+    assert state["status"] == "fallback", state
+    assert state["markerFound"] is False
+    assert player["hidden"] is False
+    assert "/api/v1/storage/local/objects/" in player["src"]
+    assert player["poster"]

@@ -68,10 +68,19 @@ def _devtools_address(process: subprocess.Popen[bytes], log: Path, timeout: floa
     raise RuntimeError(f"Chromium did not start: {log.read_text(errors='replace')}")
 
 
+def _camera_flags(camera: Path | None) -> list[str]:
+    if camera is None:
+        return []
+    return ["--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}"]
+
+
 @contextmanager
-def fake_camera_browser(camera: Path, folder: Path, *, size: str = "640,480") -> Iterator[Page]:
-    """Chromium showing `camera` (a .y4m file) as its only camera, camera access granted
-    without asking, its profile and log in `folder`; yields its first tab."""
+def fake_camera_browser(
+    camera: Path | None, folder: Path, *, size: str = "640,480"
+) -> Iterator[Page]:
+    """Chromium showing `camera` (a .y4m file) as its only camera (None: no camera at
+    all), camera access granted without asking, its profile and log in `folder`; yields
+    its first tab."""
     binary = chromium_binary()
     assert binary, "Debian's chromium is not installed (scripts/bootstrap.sh test)"
     command = [
@@ -84,12 +93,11 @@ def fake_camera_browser(camera: Path, folder: Path, *, size: str = "640,480") ->
         f"--window-size={size}",
         "--remote-debugging-port=0",
         "--remote-allow-origins=*",
-        "--use-fake-device-for-media-stream",
         "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera}",
         # WebGL on the CPU (no GPU on test machines).
         "--use-angle=swiftshader",
         "--enable-unsafe-swiftshader",
+        *_camera_flags(camera),
         "about:blank",
     ]
     folder.mkdir(parents=True, exist_ok=True)
