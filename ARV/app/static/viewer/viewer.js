@@ -268,6 +268,7 @@ function play(element, autoplay) {
 }
 
 function onLost(element, holder, behaviour) {
+  $("arv-play").hidden = true; // offered again when the marker is back
   if (behaviour === "keep_playing") return; // stays where it was last seen, playing
   holder.visible = false;
   element.pause();
