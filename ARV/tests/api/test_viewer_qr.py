@@ -125,10 +125,21 @@ def grey(png: bytes) -> Grey:
     return np.asarray(pixels, dtype=np.uint8)
 
 
+# OpenCV's detector misses some codes at one scale and reads them at another (its finder
+# search is scale-sensitive): a code counts as read if any of these scales reads it.
+DECODE_SCALES = (1.0, 0.5, 0.75, 1.5)
+
+
 def decoded(pixels: Grey) -> str:
-    text, points, _ = cv2.QRCodeDetector().detectAndDecode(pixels)
-    assert points is not None, "no QR code found"
-    return text
+    found = False
+    for scale in DECODE_SCALES:
+        scaled = pixels if scale == 1.0 else cv2.resize(pixels, None, fx=scale, fy=scale)
+        text, points, _ = cv2.QRCodeDetector().detectAndDecode(scaled)
+        found = found or points is not None
+        if text:
+            return str(text)
+    assert found, "no QR code found"
+    return ""
 
 
 def with_quiet_zone(pixels: Grey, width: int) -> Grey:
