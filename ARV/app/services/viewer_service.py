@@ -263,6 +263,7 @@ class _ManifestBuilder:
         return self.delivery.link(key, self.expires) if key else None
 
     def _mp4_link(self, rendition: VideoRendition) -> str:
+        # Renditions are selected with their MP4 stored: `mp4_key` is set.
         return self.delivery.link(rendition.mp4_key or "", self.expires)
 
     def _app_link(self) -> str | None:
