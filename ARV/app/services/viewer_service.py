@@ -20,7 +20,7 @@ from sqlalchemy import and_
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from app.core.cache import get_cache
+from app.core.cache import get_cache, get_or_build, invalidate
 from app.core.config import Settings, get_settings
 from app.core.database import session_scope
 from app.core.events import on_commit
@@ -113,16 +113,16 @@ async def served_manifest(
 ) -> ServedManifest:
     """The cached manifest while it is fresh; otherwise built in the threadpool, in a unit
     of work of its own from `sessions`, and cached until it goes stale."""
-    cache = get_cache(settings)
-    key = manifest_key(public_id)
-    cached = await cache.get(key)
-    if cached is not None:
-        served = ServedManifest.decode(cached)
-        if served.max_age(time.time()) > 0:
-            return served
-    served = await run_in_threadpool(_build_in_unit, sessions, storage, settings, public_id)
-    await cache.set(key, served.encode(), served.max_age(time.time()))
-    return served
+
+    async def build() -> bytes:
+        served = await run_in_threadpool(_build_in_unit, sessions, storage, settings, public_id)
+        return served.encode()
+
+    def fresh(value: bytes) -> int:
+        return ServedManifest.decode(value).max_age(time.time())
+
+    value = await get_or_build(get_cache(settings), manifest_key(public_id), fresh, build)
+    return ServedManifest.decode(value)
 
 
 def _build_in_unit(
@@ -332,7 +332,7 @@ def forget_manifest(db: Session, public_id: str) -> None:
     """Once `db` commits, drop the cached manifest of `public_id` (for every API instance,
     through Redis)."""
     cache = get_cache(get_settings())
-    on_commit(db, lambda: cache.delete(manifest_key(public_id)))
+    on_commit(db, lambda: invalidate(cache, manifest_key(public_id)))
 
 
 def forget_manifests_playing(db: Session, video: Video) -> None:
