@@ -6,7 +6,8 @@ AUTH_RATE_LIMIT_WINDOW_SECONDS (or, with `rule=viewer_rule`, the VIEWER_RATE_LIM
 pair). Each scope is counted separately, so a client that exhausts "login" can still reach
 "password-reset". Scopes in use: "login", "register", "password-reset", "refresh",
 "oauth-login", "oauth-callback", and with the viewer rule "viewer-events" (playback and scan
-events), "viewer-manifest", "viewer-page" and "viewer-codes" (QR codes, printable sheets).
+events), "viewer-manifest", "viewer-bundle" (offline packs), "viewer-page" and "viewer-codes"
+(QR codes, printable sheets).
 
     @router.post("/login", dependencies=[Depends(limit_per_ip("login"))])
 

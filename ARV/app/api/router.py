@@ -18,6 +18,7 @@ from app.api.routes import (
     users,
     videos,
     viewer,
+    viewer_bundle,
     viewer_codes,
     viewer_events,
 )
@@ -39,6 +40,7 @@ api_router.include_router(markers.router)
 api_router.include_router(storage_links.router)
 api_router.include_router(media.router)
 api_router.include_router(viewer.router)
+api_router.include_router(viewer_bundle.router)
 api_router.include_router(viewer_codes.router)
 api_router.include_router(viewer_events.router)
 api_router.include_router(admin.router)

@@ -75,3 +75,46 @@ class Manifest(ResponseSchema):
     )
     scene: SceneSettings
     app_link: str | None = Field(description="A deep link into the native viewer app, if any.")
+
+
+class BundleFile(ResponseSchema):
+    path: str = Field(description="The entry's name inside the zip.")
+    size: int = Field(description="In bytes.")
+    sha256: str = Field(description="Of the entry's bytes, hex.")
+
+
+class BundleMarker(ResponseSchema):
+    image: BundleFile | None = Field(description="The normalised marker image (JPEG).")
+    width_px: int | None
+    height_px: int | None
+    width_m: float = Field(description="The printed marker's width, in metres.")
+    sha256: str | None = Field(description="Of the normalised image.")
+    score: int | None = Field(description="Trackability, 0-100.")
+    mind: BundleFile | None = Field(description="The compiled MindAR target (`.mind`).")
+
+
+class BundleVideo(ResponseSchema):
+    id: uuid.UUID
+    title: str
+    duration_seconds: float | None
+    file: BundleFile = Field(description="The smallest progressive H.264/AAC MP4 rendition.")
+    codecs: str | None
+    width: int | None
+    height: int | None
+    bitrate_kbps: int | None
+    next_change_at: datetime | None = Field(
+        description="When the schedule may switch to another video; null: never."
+    )
+
+
+class BundleManifest(ResponseSchema):
+    """`manifest.json` of an offline pack: the viewer manifest with files inside the zip
+    in place of links (nothing in it expires)."""
+
+    schema_version: Literal[1] = MANIFEST_SCHEMA_VERSION
+    content: ManifestContent
+    generated_at: datetime
+    marker: BundleMarker
+    video: BundleVideo | None = Field(description="What played when the pack was made.")
+    scene: SceneSettings
+    app_link: str | None = Field(description="A deep link into the native viewer app, if any.")

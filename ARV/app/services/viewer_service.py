@@ -136,10 +136,43 @@ def build_manifest(
     db: Session, storage: StorageProvider, settings: Settings, public_id: str
 ) -> ServedManifest:
     """404 alike for an unknown, unpublished, archived or deleted content."""
+    return _builder(db, storage, settings, public_id).build()
+
+
+@dataclass(frozen=True, slots=True)
+class BundleSource:
+    """What an offline pack holds: the manifest as served (links included), the keys of
+    the marker's normalised image and compiled target, and the smallest MP4 rendition of
+    the video playing now (None when none plays)."""
+
+    manifest: Manifest
+    image_key: str | None
+    mind_key: str | None
+    rendition: VideoRendition | None
+
+
+def bundle_source(
+    db: Session, storage: StorageProvider, settings: Settings, public_id: str
+) -> BundleSource:
+    """404 alike for an unknown, unpublished, archived or deleted content."""
+    builder = _builder(db, storage, settings, public_id)
+    manifest = builder.manifest()
+    marker = builder.marker
+    return BundleSource(
+        manifest,
+        marker.image_key if marker else None,
+        marker.mind_key if marker else None,
+        builder.ladder[0] if builder.ladder else None,
+    )
+
+
+def _builder(
+    db: Session, storage: StorageProvider, settings: Settings, public_id: str
+) -> "_ManifestBuilder":
     published = published_content(db, public_id)
     if published is None:
         raise NotFoundError("No AR content is published under this id.")
-    return _ManifestBuilder(db, MediaDelivery(storage, settings), settings, published).build()
+    return _ManifestBuilder(db, MediaDelivery(storage, settings), settings, published)
 
 
 class _ManifestBuilder:
@@ -161,11 +194,24 @@ class _ManifestBuilder:
         self.actor = SystemActor(published.content.company_id, "viewer.manifest")
         self.now = datetime.now(UTC)
         self.expires = int(self.now.timestamp()) + settings.STORAGE_URL_TTL_SECONDS
+        # What `manifest` read: the marker, and the playing video's ladder, smallest first.
+        self.marker: Marker | None = None
+        self.ladder: list[VideoRendition] = []
+        self.next_change_at: datetime | None = None
 
     def build(self) -> ServedManifest:
+        manifest = self.manifest()
+        margin = min(LINK_MARGIN_SECONDS, self.settings.STORAGE_URL_TTL_SECONDS // 4)
+        fresh_until = self.expires - margin
+        if self.next_change_at is not None:
+            fresh_until = min(fresh_until, math.floor(self.next_change_at.timestamp()))
+        return ServedManifest(manifest.model_dump_json().encode(), _etag(manifest), fresh_until)
+
+    def manifest(self) -> Manifest:
         snapshot = Snapshot.model_validate(self.published.version.snapshot)
         video, next_change_at = self._active(snapshot.schedule)
-        manifest = Manifest(
+        self.next_change_at = next_change_at
+        return Manifest(
             content=ManifestContent(
                 public_id=self.published.content.public_id,
                 title=snapshot.title,
@@ -178,11 +224,6 @@ class _ManifestBuilder:
             scene=snapshot.scene,
             app_link=self._app_link(),
         )
-        margin = min(LINK_MARGIN_SECONDS, self.settings.STORAGE_URL_TTL_SECONDS // 4)
-        fresh_until = self.expires - margin
-        if next_change_at is not None:
-            fresh_until = min(fresh_until, math.floor(next_change_at.timestamp()))
-        return ServedManifest(manifest.model_dump_json().encode(), _etag(manifest), fresh_until)
 
     def _active(
         self, schedule: list[ScheduleEntrySnapshot]
@@ -207,6 +248,7 @@ class _ManifestBuilder:
         )
         if marker is None:  # versions hold their marker (RESTRICT)
             raise NotFoundError("No AR content is published under this id.")
+        self.marker = marker
         return ManifestMarker(
             image_url=self._link(marker.image_key),
             width_px=marker.width,
@@ -230,7 +272,7 @@ class _ManifestBuilder:
                 .order_by(VideoRendition.short_side, VideoRendition.name)
             )
         )
-        ladder = [r for r in renditions if r.kind == RenditionKind.LADDER]
+        ladder = self.ladder = [r for r in renditions if r.kind == RenditionKind.LADDER]
         alpha = next((r for r in renditions if r.kind == RenditionKind.STACKED_ALPHA), None)
         texture = texture_rendition(ladder)
         return ManifestVideo(
