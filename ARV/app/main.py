@@ -10,11 +10,12 @@ from prometheus_client import CollectorRegistry
 
 from app.api.errors import register_exception_handlers
 from app.api.openapi import install_openapi, operation_id
-from app.api.router import api_router
+from app.api.router import API_V1_PREFIX, api_router
 from app.api.routes import ops, viewer_page
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
 from app.core.storage import build_storage
+from app.middleware.media_cors import MediaCorsMiddleware
 from app.middleware.metrics import MetricsMiddleware, RequestMetrics
 from app.middleware.request_context import RequestContextMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
@@ -22,6 +23,8 @@ from app.middleware.unstorable_input import UnstorableInputMiddleware
 from app.schemas.common import ErrorResponse
 
 VERSION = "0.1.0"
+# Served through signed links to players and WebGL: readable from any origin.
+MEDIA_PATHS = (f"{API_V1_PREFIX}/storage/local/objects/", f"{API_V1_PREFIX}/media/")
 
 OPENAPI_TAGS = [
     {"name": "auth", "description": "Sign-up, sign-in, sessions, verification, password reset."},
@@ -123,8 +126,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(viewer_page.router)
     install_openapi(app)
 
-    # Added innermost first: a request passes security headers, CORS, request context,
-    # metrics, gzip, the unstorable-text check, then the router.
+    # Added innermost first: a request passes security headers, media CORS (signed media,
+    # open to any origin), CORS, request context, metrics, gzip, the unstorable-text check,
+    # then the router.
     app.add_middleware(UnstorableInputMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=settings.GZIP_MINIMUM_SIZE)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
@@ -138,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # ETag: a browser sending upload parts to local storage links names them by it.
         expose_headers=["X-Request-ID", "Retry-After", "ETag"],
     )
+    app.add_middleware(MediaCorsMiddleware, paths=MEDIA_PATHS)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.ENV == "production")
     return app
 
