@@ -132,6 +132,11 @@ class ARContentVersion(UUIDPrimaryKey, TenantOwned, InProject, Timestamped, Publ
     copied_from: Mapped[int | None]
 
     @classmethod
+    def served_by_its_content(cls) -> ColumnElement[bool]:
+        """Joins a content to the version it serves (`published_version`)."""
+        return and_(cls.ar_content_id == ARContent.id, cls.number == ARContent.published_version)
+
+    @classmethod
     def public_rows(cls) -> ColumnElement[bool]:
         """Of each content viewers see, the one version it serves."""
         return (
@@ -139,8 +144,7 @@ class ARContentVersion(UUIDPrimaryKey, TenantOwned, InProject, Timestamped, Publ
             .where(
                 ARContent.public_rows(),
                 ARContent.deleted_at.is_(None),
-                ARContent.id == cls.ar_content_id,
-                ARContent.published_version == cls.number,
+                cls.served_by_its_content(),
             )
             .exists()
         )

@@ -347,10 +347,7 @@ class PublishingService(ProjectScopedService):
             .join_from(
                 ARContent,
                 ARContentVersion,
-                and_(
-                    ARContentVersion.ar_content_id == ARContent.id,
-                    ARContentVersion.number == ARContent.published_version,
-                ),
+                ARContentVersion.served_by_its_content(),
             )
             .join(Marker, Marker.id == ARContentVersion.marker_id)
             .where(

@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from fractions import Fraction
 
-from sqlalchemy import and_
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -386,10 +385,7 @@ def forget_manifests_playing(db: Session, video: Video) -> None:
         .with_only_columns(ARContent.public_id)
         .join(
             ARContentVersion,
-            and_(
-                ARContentVersion.ar_content_id == ARContent.id,
-                ARContentVersion.number == ARContent.published_version,
-            ),
+            ARContentVersion.served_by_its_content(),
         )
         .join(ARContentVersionVideo, ARContentVersionVideo.version_id == ARContentVersion.id)
         .where(
