@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from app.core.exceptions import NotFoundError
 from app.core.storage import StorageProvider
 from app.schemas.viewer import BundleFile, BundleManifest, BundleMarker, BundleVideo
 from app.services.viewer_service import BundleSource
@@ -52,7 +53,9 @@ class _Entry:
 
 
 def stream_bundle(storage: StorageProvider, source: BundleSource) -> Iterator[bytes]:
-    """The zip's bytes, a chunk at a time (each at most about `READ_CHUNK_BYTES`)."""
+    """The zip's bytes, a chunk at a time (each at most about `READ_CHUNK_BYTES`). Every
+    file is looked up first, so a missing one is a 404 before anything is sent rather than
+    a download cut short."""
     entries = [
         _Entry(path, key)
         for path, key in (
@@ -62,6 +65,18 @@ def stream_bundle(storage: StorageProvider, source: BundleSource) -> Iterator[by
         )
         if key
     ]
+    missing = [entry.path for entry in entries if not storage.exists(entry.key)]
+    if missing:
+        raise NotFoundError(
+            "This content's offline pack is not available: a stored file is missing.",
+            details={"missing": missing},
+        )
+    return _zipped(storage, source, entries)
+
+
+def _zipped(
+    storage: StorageProvider, source: BundleSource, entries: list[_Entry]
+) -> Iterator[bytes]:
     sink = _Sink()
     files: dict[str, BundleFile] = {}
     with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:

@@ -233,3 +233,18 @@ class CountedStream:
 
     def __exit__(self, *exc: object) -> None:
         self._stream.close()
+
+
+def test_a_stored_file_gone_missing_is_a_404_before_anything_is_sent(
+    client: TestClient,
+    db: Session,
+    storage: StorageProvider,
+    published: ARContent,
+    stored: dict[str, bytes],
+) -> None:
+    marker = db.scalars(select(Marker).where(Marker.ar_content_id == published.id)).one()
+    assert marker.mind_key is not None
+    storage.delete(marker.mind_key)
+    response = client.get(bundle_url(published))
+    assert_error(response, 404, "not_found")
+    assert response.json()["error"]["details"] == {"missing": ["target.mind"]}
