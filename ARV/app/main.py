@@ -122,8 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     register_exception_handlers(app)
     app.include_router(ops.router)
-    app.include_router(api_router)
     app.include_router(viewer_page.router)
+    app.include_router(api_router)
     install_openapi(app)
 
     # Added innermost first: a request passes security headers, media CORS (signed media,

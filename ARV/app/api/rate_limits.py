@@ -2,8 +2,10 @@
 
 `limit_per_ip(scope)` builds a dependency that counts one request per call and answers
 429 with `Retry-After` once a client IP has made AUTH_RATE_LIMIT_PER_IP requests within
-AUTH_RATE_LIMIT_WINDOW_SECONDS (or, with `rule=viewer_rule`, the VIEWER_RATE_LIMIT_*
-pair). Each scope is counted separately, so a client that exhausts "login" can still reach
+AUTH_RATE_LIMIT_WINDOW_SECONDS, counted exactly in Redis (or, with `rule=VIEWER_RULE`, the
+VIEWER_RATE_LIMIT_* pair, counted in each process and shared through Redis a few times a
+second: `core/batched_rate_limit.py`; the public hot path never waits on Redis).
+Each scope is counted separately, so a client that exhausts "login" can still reach
 "password-reset". Scopes in use: "login", "register", "password-reset", "refresh",
 "oauth-login", "oauth-callback", and with the viewer rule "viewer-events" (playback and scan
 events), "viewer-manifest", "viewer-bundle" (offline packs), "viewer-page" and "viewer-codes"
@@ -16,36 +18,45 @@ it with the X-Forwarded-For address when the request came through a trusted prox
 """
 
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
 
 from app.api.deps import SettingsDep, get_client_ip
 from app.api.openapi import raises
+from app.core.batched_rate_limit import get_batched_rate_limiter
 from app.core.config import Settings
 from app.core.exceptions import RateLimitedError, ServiceUnavailableError
-from app.core.rate_limit import get_rate_limiter, hashed_key
+from app.core.rate_limit import HitCounter, get_rate_limiter, hashed_key
 
 
-def _auth_rule(settings: Settings) -> tuple[int, int]:
-    return settings.AUTH_RATE_LIMIT_PER_IP, settings.AUTH_RATE_LIMIT_WINDOW_SECONDS
+@dataclass(frozen=True, slots=True)
+class IpRule:
+    """How many requests an address may make in how many seconds, and what counts them."""
+
+    limits: Callable[[Settings], tuple[int, int]]
+    counter: Callable[[Settings], HitCounter]
 
 
-def viewer_rule(settings: Settings) -> tuple[int, int]:
-    return settings.VIEWER_RATE_LIMIT_PER_IP, settings.VIEWER_RATE_LIMIT_WINDOW_SECONDS
+AUTH_RULE = IpRule(
+    lambda s: (s.AUTH_RATE_LIMIT_PER_IP, s.AUTH_RATE_LIMIT_WINDOW_SECONDS), get_rate_limiter
+)
+VIEWER_RULE = IpRule(
+    lambda s: (s.VIEWER_RATE_LIMIT_PER_IP, s.VIEWER_RATE_LIMIT_WINDOW_SECONDS),
+    get_batched_rate_limiter,
+)
 
 
 def limit_per_ip(
-    scope: str, rule: Callable[[Settings], tuple[int, int]] = _auth_rule
+    scope: str, rule: IpRule = AUTH_RULE
 ) -> Callable[[Settings, Request], Coroutine[Any, Any, None]]:
-    """`rule` gives (requests allowed, window in seconds) from the settings. Async: the
-    count costs a Redis round trip on the event loop, never a trip through the threadpool
-    (the viewer routes are the public hot path)."""
+    """Async: counting never takes a trip through the threadpool."""
 
     @raises(RateLimitedError, ServiceUnavailableError)
     async def enforce_ip_rate_limit(settings: SettingsDep, request: Request) -> None:
-        limit, window_seconds = rule(settings)
-        decision = await get_rate_limiter(settings).hit_async(
+        limit, window_seconds = rule.limits(settings)
+        decision = await rule.counter(settings).hit_async(
             hashed_key(scope, get_client_ip(request)), limit=limit, window_seconds=window_seconds
         )
         if not decision.allowed:

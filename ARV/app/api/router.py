@@ -26,6 +26,14 @@ from app.api.routes import (
 API_V1_PREFIX = "/api/v1"
 
 api_router = APIRouter(prefix=API_V1_PREFIX)
+# Routes match in this order, one by one: the public hot path (what phones scanning prints
+# and their players call) comes first.
+api_router.include_router(viewer.router)
+api_router.include_router(viewer_bundle.router)
+api_router.include_router(viewer_codes.router)
+api_router.include_router(viewer_events.router)
+api_router.include_router(storage_links.router)
+api_router.include_router(media.router)
 api_router.include_router(auth.router)
 api_router.include_router(oauth.router)
 api_router.include_router(users.router)
@@ -37,10 +45,4 @@ api_router.include_router(ar_contents.router)
 api_router.include_router(content_stats.router)
 api_router.include_router(publishing.router)
 api_router.include_router(markers.router)
-api_router.include_router(storage_links.router)
-api_router.include_router(media.router)
-api_router.include_router(viewer.router)
-api_router.include_router(viewer_bundle.router)
-api_router.include_router(viewer_codes.router)
-api_router.include_router(viewer_events.router)
 api_router.include_router(admin.router)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.to_thread
 import redis
@@ -49,6 +49,12 @@ class RateLimitDecision:
     allowed: bool
     remaining: int
     retry_after_seconds: int
+
+
+class HitCounter(Protocol):
+    async def hit_async(self, key: str, limit: int, window_seconds: int) -> RateLimitDecision:
+        """Count one event for `key` if fewer than `limit` fall in the window."""
+        ...
 
 
 class RateLimiter(ABC):

@@ -1,5 +1,6 @@
-"""The shared cache: Redis (what every API instance sees) and this process's memory (one
-process, `make run`) keep bytes until their TTL or a delete."""
+"""The shared cache: Redis (what every API instance sees), with each process's copies of
+what it read (dropped when any process deletes), and this process's memory (one process,
+`make run`) keep bytes until their TTL or a delete."""
 
 import asyncio
 import time
@@ -8,14 +9,29 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from app.core.cache import Cache, MemoryCache, RedisCache, get_cache, get_or_build, invalidate
+from app.core.cache import (
+    Cache,
+    LayeredCache,
+    MemoryCache,
+    RedisCache,
+    get_cache,
+    get_or_build,
+    invalidate,
+)
 from app.core.config import Settings
+from app.core.redis import get_redis
 from tests.conftest import TEST_REDIS_URL
 
+CACHES: dict[str, Callable[[], Cache]] = {
+    "memory": MemoryCache,
+    "redis": lambda: RedisCache(TEST_REDIS_URL),
+    "layered": lambda: LayeredCache(TEST_REDIS_URL),
+}
 
-@pytest.fixture(params=["memory", "redis"])
+
+@pytest.fixture(params=list(CACHES))
 def cache(request: pytest.FixtureRequest) -> Cache:
-    return MemoryCache() if request.param == "memory" else RedisCache(TEST_REDIS_URL)
+    return CACHES[request.param]()
 
 
 def test_values_live_until_deleted_or_expired(cache: Cache) -> None:
@@ -36,7 +52,7 @@ def test_values_live_until_deleted_or_expired(cache: Cache) -> None:
 
 
 def test_one_cache_per_configuration(settings: Settings) -> None:
-    assert isinstance(get_cache(settings), RedisCache)
+    assert isinstance(get_cache(settings), LayeredCache)
     assert get_cache(settings) is get_cache(settings)
     memory = settings.model_copy(update={"REDIS_URL": None})
     assert isinstance(get_cache(memory), MemoryCache)
@@ -94,3 +110,82 @@ def test_a_fresh_value_is_served_without_building_and_a_stale_one_is_rebuilt(
 
     assert asyncio.run(scenario()) == [b"one", b"one", b"three"]
     assert builds == [b"one", b"three"]
+
+
+# -- copies per process ---------------------------------------------------------------------
+
+
+async def until(condition: Callable[[], Awaitable[bool]], what: str, seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds} s: {what}")
+        await asyncio.sleep(0.01)
+
+
+async def keeps_copies(cache: LayeredCache) -> bool:
+    await cache.get("test:starts-listening")
+    return cache.keeps_copies()
+
+
+def test_a_process_serves_its_copy_until_another_process_deletes() -> None:
+    key = f"test:{uuid.uuid4().hex}"
+    behind_its_back = get_redis(TEST_REDIS_URL)
+
+    async def scenario() -> None:
+        here, there = LayeredCache(TEST_REDIS_URL), LayeredCache(TEST_REDIS_URL)
+        await here.set(key, b"v1", 60)
+        await until(lambda: keeps_copies(here), "listening")
+        assert await here.get(key) == b"v1"
+        behind_its_back.set(key, b"changed without a delete")
+        assert await here.get(key) == b"v1"  # its copy
+
+        there.delete(key)
+
+        async def dropped() -> bool:
+            return await here.get(key) is None
+
+        await until(dropped, "the copy dropped")
+
+    asyncio.run(scenario())
+
+
+def test_a_process_that_may_have_missed_a_delete_drops_its_copies() -> None:
+    key = f"test:{uuid.uuid4().hex}"
+    behind_its_back = get_redis(TEST_REDIS_URL)
+
+    async def scenario() -> None:
+        here = LayeredCache(TEST_REDIS_URL)
+        await here.set(key, b"v1", 60)
+        await until(lambda: keeps_copies(here), "listening")
+        assert await here.get(key) == b"v1"
+        behind_its_back.set(key, b"v2")  # a delete it will not hear
+
+        behind_its_back.client_kill_filter(_type="pubsub")
+
+        async def reads_redis() -> bool:
+            return await here.get(key) == b"v2"
+
+        await until(reads_redis, "the copies dropped when the connection broke")
+        await until(lambda: keeps_copies(here), "listening again")
+        assert await here.get(key) == b"v2"
+        behind_its_back.set(key, b"v3")
+        assert await here.get(key) == b"v2"  # kept again
+
+    asyncio.run(scenario())
+
+
+def test_a_read_that_a_delete_overtook_is_not_kept() -> None:
+    key = f"test:{uuid.uuid4().hex}"
+
+    async def scenario() -> None:
+        here = LayeredCache(TEST_REDIS_URL)
+        await here.set(key, b"old", 60)
+        await until(lambda: keeps_copies(here), "listening")
+        copies = here._copies
+        deletes_before = copies.deletes
+        here.delete(key)  # lands while the read of "old" is on its way back
+        copies.keep(key, b"old", 60, deletes_before)
+        assert await here.get(key) is None
+
+    asyncio.run(scenario())

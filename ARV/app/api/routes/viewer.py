@@ -6,16 +6,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from app.api.delivery import Validators
-from app.api.deps import DbSession, SessionFactoryDep, SettingsDep, StorageDep
+from app.api.deps import DbSession, SessionFactoryDep, SettingsDep
 from app.api.openapi import raises
-from app.api.rate_limits import limit_per_ip, viewer_rule
-from app.core.exceptions import NotFoundError
+from app.api.rate_limits import VIEWER_RULE, limit_per_ip
+from app.core.config import Settings
+from app.core.exceptions import NotFoundError, RateLimitedError, ServiceUnavailableError
 from app.models.ar_content import PUBLIC_ID_LENGTH
 from app.schemas.video_analytics import BatchResult, PlaybackBatch
 from app.schemas.viewer import Manifest
 from app.services import video_analytics_service, viewer_service
 
 router = APIRouter(prefix="/viewer", tags=["viewer"])
+_limit_manifest = limit_per_ip("viewer-manifest", VIEWER_RULE)
 ManifestPublicId = Annotated[
     str,
     Path(
@@ -34,7 +36,7 @@ ManifestPublicId = Annotated[
     "those that cannot count are listed in `rejected` with the reason, the rest are kept. "
     "Sending a batch again is safe: events already stored count as duplicates. Daily "
     "figures include new events within a minute.",
-    dependencies=[Depends(limit_per_ip("viewer-events", viewer_rule))],
+    dependencies=[Depends(limit_per_ip("viewer-events", VIEWER_RULE))],
 )
 def report_events(body: PlaybackBatch, db: DbSession, settings: SettingsDep) -> BatchResult:
     result = video_analytics_service.ingest(db, settings, body)
@@ -57,16 +59,17 @@ def report_events(body: PlaybackBatch, db: DbSession, settings: SettingsDep) -> 
         200: {"model": Manifest, "description": "The manifest (`schema_version` 1)."},
         304: {"description": "The copy named by If-None-Match is current."},
     },
-    dependencies=[Depends(limit_per_ip("viewer-manifest", viewer_rule))],
 )
-@raises(NotFoundError)
+@raises(NotFoundError, RateLimitedError, ServiceUnavailableError)
 async def read_manifest(
-    public_id: ManifestPublicId,
-    request: Request,
-    settings: SettingsDep,
-    storage: StorageDep,
-    sessions: SessionFactoryDep,
+    public_id: ManifestPublicId, request: Request, sessions: SessionFactoryDep
 ) -> Response:
+    # The hot path: every phone scanning a print asks for this. It reads the settings and
+    # storage from the app and counts the rate limit itself: each dependency FastAPI solves
+    # costs a few percent of what a process serves (ARV/docs/viewer.md#throughput).
+    settings: Settings = request.app.state.settings
+    await _limit_manifest(settings, request)
+    storage = request.app.state.storage
     served = await viewer_service.served_manifest(sessions, storage, settings, public_id)
     validators = Validators(served.etag)
     headers = {

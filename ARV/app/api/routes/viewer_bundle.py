@@ -6,7 +6,7 @@ from fastapi.responses import StreamingResponse
 
 from app.api.deps import DbSession, SettingsDep, StorageDep
 from app.api.openapi import raises
-from app.api.rate_limits import limit_per_ip, viewer_rule
+from app.api.rate_limits import VIEWER_RULE, limit_per_ip
 from app.api.routes.viewer import ManifestPublicId
 from app.core.exceptions import NotFoundError
 from app.services import viewer_bundle, viewer_service
@@ -29,7 +29,7 @@ class ZipResponse(StreamingResponse):
     "are all not found alike. See ARV/docs/viewer.md.",
     response_class=ZipResponse,
     responses={200: {"content": {"application/zip": {}}, "description": "The pack."}},
-    dependencies=[Depends(limit_per_ip("viewer-bundle", viewer_rule))],
+    dependencies=[Depends(limit_per_ip("viewer-bundle", VIEWER_RULE))],
 )
 @raises(NotFoundError)
 def download_bundle(

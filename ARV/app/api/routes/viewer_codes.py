@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from app.api.delivery import Validators
 from app.api.deps import DbSession, SettingsDep, StorageDep
 from app.api.openapi import raises
-from app.api.rate_limits import limit_per_ip, viewer_rule
+from app.api.rate_limits import VIEWER_RULE, limit_per_ip
 from app.core.exceptions import NotFoundError
 from app.services.viewer_qr_service import Picture, ViewerQrService
 
 router = APIRouter(
     prefix="/viewer",
     tags=["viewer"],
-    dependencies=[Depends(limit_per_ip("viewer-codes", viewer_rule))],
+    dependencies=[Depends(limit_per_ip("viewer-codes", VIEWER_RULE))],
 )
 
 # A code's link never changes; a sheet follows the version served, so it is kept less long.

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, status
 
 from app.api.deps import DbSession, SettingsDep
 from app.api.openapi import raises
-from app.api.rate_limits import limit_per_ip, viewer_rule
+from app.api.rate_limits import VIEWER_RULE, limit_per_ip
 from app.api.routes.viewer import ManifestPublicId
 from app.core.exceptions import NotFoundError
 from app.schemas.scan_analytics import ViewerEventBatch
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/viewer", tags=["viewer"])
     "`rejected` with the reason, the rest are kept. Sending a batch again is safe: events "
     "already stored count as duplicates. A content that is not published is not found. "
     "Daily figures include new events within a minute.",
-    dependencies=[Depends(limit_per_ip("viewer-events", viewer_rule))],
+    dependencies=[Depends(limit_per_ip("viewer-events", VIEWER_RULE))],
 )
 @raises(NotFoundError)
 def report_viewer_events(

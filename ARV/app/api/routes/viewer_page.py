@@ -11,7 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.deps import SessionFactoryDep, SettingsDep, StorageDep
-from app.api.rate_limits import limit_per_ip, viewer_rule
+from app.api.rate_limits import VIEWER_RULE, limit_per_ip
 from app.core.config import Settings
 from app.core.exceptions import NotFoundError
 from app.core.storage import StorageProvider
@@ -70,7 +70,7 @@ def _page_headers(settings: Settings, assets: ViewerAssets) -> dict[str, str]:
 @router.get(
     "/v/{public_id}",
     response_class=HTMLResponse,
-    dependencies=[Depends(limit_per_ip("viewer-page", viewer_rule))],
+    dependencies=[Depends(limit_per_ip("viewer-page", VIEWER_RULE))],
 )
 async def viewer_page(
     public_id: str, settings: SettingsDep, storage: StorageDep, sessions: SessionFactoryDep

@@ -1,0 +1,172 @@
+"""A rate limit for the public hot path that never waits on Redis during a request.
+
+`BatchedRateLimiter` decides in this event loop's memory and shares its counts with every
+other API process through Redis a few times a second. The exact limiter
+(`core/rate_limit.py`) costs one awaited Redis round trip a request, which halves what a
+process serves from its cache; sign-in and other guards of secrets keep it.
+
+Counting is the sliding-window estimate over two fixed windows (`window_seconds` long): the
+previous window's total weighted by how much of it still overlaps the sliding window, plus
+the current window's total. A window's total is what Redis held at the last exchange plus
+what this process counted since. Each process flushes its new counts with `INCRBY` on the
+window's key every `FLUSH_SECONDS` and reads back the totals, so all processes together let
+through at most the limit plus what the others counted since their last flush. When Redis
+cannot be reached, each process goes on counting alone and sends its counts later.
+"""
+
+import asyncio
+import logging
+import math
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import redis
+import redis.asyncio as aioredis
+
+from app.core.config import Settings
+from app.core.rate_limit import Clock, HitCounter, RateLimitDecision, get_rate_limiter
+from app.core.redis import get_async_redis
+
+logger = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.2
+
+
+@dataclass
+class _WindowCount:
+    shared: int = 0  # the total in Redis at the last exchange
+    unsent: int = 0  # counted here since
+
+    @property
+    def total(self) -> int:
+        return self.shared + self.unsent
+
+
+@dataclass
+class _KeyCounts:
+    window_seconds: int
+    windows: dict[int, _WindowCount] = field(default_factory=dict)
+
+    def window(self, index: int) -> _WindowCount:
+        return self.windows.setdefault(index, _WindowCount())
+
+
+@dataclass
+class _LoopCounts:
+    """One event loop's counts, and the task that shares them (one flush at a time)."""
+
+    keys: dict[str, _KeyCounts] = field(default_factory=dict)
+    flushing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    flusher: asyncio.Task[None] | None = None
+
+
+class BatchedRateLimiter:
+    """Keyed counts per event loop, sent to Redis by a task of that loop (`flush`)."""
+
+    def __init__(
+        self,
+        client: Callable[[], aioredis.Redis],
+        prefix: str = "rl:batched:",
+        clock: Clock = time.time,
+    ) -> None:
+        """`client` gives the running event loop's Redis client."""
+        self._client = client
+        self._prefix = prefix
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopCounts] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def hit_async(self, key: str, limit: int, window_seconds: int) -> RateLimitDecision:
+        """Count one event for `key` if the estimate is under `limit`."""
+        key_counts = self._loop_counts().keys.setdefault(key, _KeyCounts(window_seconds))
+        key_counts.window_seconds = window_seconds
+        index, into = divmod(self._clock(), window_seconds)
+        current = key_counts.window(int(index))
+        previous = key_counts.windows.get(int(index) - 1, _WindowCount()).total
+        estimate = previous * (1 - into / window_seconds) + current.total
+        if estimate >= limit:
+            wait = _seconds_until_under(limit, previous, current.total, into, window_seconds)
+            return RateLimitDecision(allowed=False, remaining=0, retry_after_seconds=wait)
+        current.unsent += 1
+        remaining = max(0, limit - math.ceil(estimate) - 1)
+        return RateLimitDecision(allowed=True, remaining=remaining, retry_after_seconds=0)
+
+    async def flush(self) -> None:
+        """Send this loop's new counts and read back the totals of the windows that still
+        count; forget the others."""
+        counts = self._loop_counts()
+        async with counts.flushing:
+            await self._exchange(counts.keys)
+
+    async def _exchange(self, counts: dict[str, _KeyCounts]) -> None:
+        now = self._clock()
+        exchanged: list[tuple[_WindowCount, int]] = []
+        pipeline = self._client().pipeline(transaction=False)
+        for key, key_counts in list(counts.items()):
+            oldest_counting = int(now // key_counts.window_seconds) - 1
+            for index, window in list(key_counts.windows.items()):
+                if index < oldest_counting and not window.unsent:
+                    del key_counts.windows[index]
+                    continue
+                redis_key = f"{self._prefix}{key}:{index}"
+                pipeline.incrby(redis_key, window.unsent)
+                pipeline.expire(redis_key, 2 * key_counts.window_seconds)
+                exchanged.append((window, window.unsent))
+            if not key_counts.windows:
+                del counts[key]
+        if not exchanged:
+            return
+        results = await pipeline.execute()
+        for (window, sent), total in zip(exchanged, results[::2], strict=True):
+            window.unsent -= sent  # what was counted while the pipeline ran stays unsent
+            window.shared = int(total)
+
+    def _loop_counts(self) -> _LoopCounts:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            counts = self._loops.get(loop)
+            if counts is None:
+                counts = self._loops[loop] = _LoopCounts()
+            if counts.flusher is None or counts.flusher.done():
+                counts.flusher = loop.create_task(self._flush_forever(), name="rate-limit-flush")
+        return counts
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            try:
+                await self.flush()
+            except (redis.RedisError, OSError) as exc:
+                logger.warning("rate limit counts not shared", extra={"error": str(exc)})
+
+
+def _seconds_until_under(
+    limit: int, previous: int, current: int, into: float, window_seconds: int
+) -> int:
+    """Whole seconds until the estimate drops under `limit` with no new event: the
+    previous window's share fades through this window, then this one's through the next."""
+    if current < limit and previous:
+        overlap_allowed = (limit - current) / previous
+        return max(1, math.ceil((1 - overlap_allowed) * window_seconds - into))
+    until_next = window_seconds - into
+    fade = (1 - (limit / current if current else 1)) * window_seconds
+    return max(1, math.ceil(until_next + fade))
+
+
+@lru_cache
+def _batched_limiter(url: str) -> BatchedRateLimiter:
+    return BatchedRateLimiter(lambda: get_async_redis(url))
+
+
+def get_batched_rate_limiter(settings: Settings) -> HitCounter:
+    """Shared through Redis when configured; else this process's exact limiter (one
+    process: nothing to share)."""
+    if settings.REDIS_URL:
+        return _batched_limiter(settings.REDIS_URL)
+    return get_rate_limiter(settings)
