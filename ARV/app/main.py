@@ -62,6 +62,12 @@ OPENAPI_TAGS = [
         "MindAR target on the media queue.",
     },
     {
+        "name": "orders",
+        "description": "The catalogue of products on sale (plans, storage add-ons, content "
+        "packs, print services) and a company's orders: placed idempotently, moved through "
+        "the order states with a timeline. Amounts in kopecks, RUB.",
+    },
+    {
         "name": "viewer",
         "description": "What AR viewer apps call: no sign-in, rate-limited per address.",
     },
@@ -79,7 +85,8 @@ OPENAPI_TAGS = [
     {
         "name": "admin",
         "description": "Platform administration, for platform superusers only: a company's "
-        "plan (recorded in that company's audit log) and the outbox's dead letters.",
+        "plan (recorded in that company's audit log), the catalogue of products, and the "
+        "outbox's dead letters.",
     },
 ]
 

@@ -57,6 +57,7 @@ from tests.support.factories import (
     add_member,
     make_content,
     make_marker,
+    make_product,
     make_project,
     make_user,
     make_video,
@@ -300,10 +301,10 @@ def _outcome(report: Path) -> Outcome:
 
 def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
     """The owner, their company on the plan with every feature, a member (whom project
-    grants name), a second session of the owner's, a video with its file, a project, and
-    a dead outbox message. A published content (version 1 on the air) keeps the project
-    from being deleted by a generated request, so later requests still reach its routes:
-    only its public id is pinned, for the viewer routes, never its id."""
+    grants name), a second session of the owner's, a video with its file, a project, a
+    dead outbox message and a product on sale. A published content (version 1 on the air)
+    keeps the project from being deleted by a generated request, so later requests still
+    reach its routes: only its public id is pinned, for the viewer routes, never its id."""
     owner = make_user(db)
     company = Company(name="Fuzz Postcards", slug=f"fuzz-{uuid.uuid4().hex[:8]}", settings={})
     company.plan = "business"
@@ -330,7 +331,7 @@ def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
         max_attempts=1,
     )
     db.add(dead_letter)
-    db.flush()
+    on_sale = make_product(db)
     token, _ = create_access_token(settings, owner.id, signed_in.id, now)
     return token, {
         "company_id": str(company.id),
@@ -342,6 +343,7 @@ def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
         "rendition": "720p",
         "message_id": str(dead_letter.id),
         "public_id": kept.public_id,
+        "product_id": str(on_sale.id),
     }
 
 
@@ -389,7 +391,7 @@ def _seed_through_api(
     base_url: str, token: str, pinned: dict[str, str], s3_endpoint: str, bucket: str
 ) -> dict[str, str]:
     """What is made most simply the way a client makes it: an invitation, a project
-    template, an AR content in the project with a schedule entry and a marker (its image
+    template, an order, an AR content in the project with a schedule entry and a marker (its image
     uploaded, then made the marker; no worker runs, so it stays queued), a playlist in
     storage for the media route, and the published content's marker picture."""
     company = f"{base_url}/api/v1/companies/{pinned['company_id']}"
@@ -421,6 +423,7 @@ def _seed_through_api(
         timeout=30,
     )
     assert marker.status_code == 202, marker.text
+    order = post(f"{company}/orders", {"items": [{"product_id": pinned["product_id"]}]})
     key = f"companies/{pinned['company_id']}/videos/{pinned['video_id']}/hls/master.m3u8"
     s3 = s3_client(s3_endpoint)
     s3.put_object(Bucket=bucket, Key=key, Body=b"#EXTM3U\n#EXT-X-VERSION:3\n360p/index.m3u8\n")
@@ -435,6 +438,7 @@ def _seed_through_api(
         "content_id": content["id"],
         "entry_id": entry["id"],
         "marker_id": marker.json()["id"],
+        "order_id": order["id"],
         # For the version routes: no version exists, so they answer 404.
         "number": "1",
         "key": key,

@@ -28,6 +28,7 @@ from app.models.user import User
 from app.services.admin_service import AdminService
 from app.services.audit_service import AuditService
 from app.services.auth_service import AuthService, live_session_user
+from app.services.catalogue_service import CatalogueService
 from app.services.company_service import CompanyService, resolve_company_context
 from app.services.context import CompanyContext, RequestMeta
 from app.services.login_throttle import LoginThrottle
@@ -133,6 +134,10 @@ def get_admin_service(db: DbSession, meta: RequestMetaDep) -> AdminService:
     return AdminService(db, meta)
 
 
+def get_catalogue_service(db: DbSession) -> CatalogueService:
+    return CatalogueService(db)
+
+
 def get_readiness_service(db: DbSession, settings: SettingsDep) -> ReadinessService:
     return ReadinessService(db, settings)
 
@@ -145,6 +150,7 @@ CompanyServiceDep = Annotated[CompanyService, Depends(get_company_service)]
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
 AdminServiceDep = Annotated[AdminService, Depends(get_admin_service)]
+CatalogueServiceDep = Annotated[CatalogueService, Depends(get_catalogue_service)]
 ReadinessServiceDep = Annotated[ReadinessService, Depends(get_readiness_service)]
 MediaDeliveryDep = Annotated[MediaDelivery, Depends(get_media_delivery)]
 

@@ -6,11 +6,13 @@ from app.api.routes import (
     admin,
     ar_contents,
     auth,
+    catalogue,
     companies,
     content_stats,
     markers,
     media,
     oauth,
+    orders,
     projects,
     publishing,
     storage,
@@ -45,4 +47,6 @@ api_router.include_router(ar_contents.router)
 api_router.include_router(content_stats.router)
 api_router.include_router(publishing.router)
 api_router.include_router(markers.router)
+api_router.include_router(catalogue.router)
+api_router.include_router(orders.router)
 api_router.include_router(admin.router)

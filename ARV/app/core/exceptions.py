@@ -671,3 +671,48 @@ class ContentPublishedError(ConflictError):
 
     code = "content_published"
     default_message = "This AR content is published; unpublish it before deleting it."
+
+
+class ProductCodeTakenError(ConflictError):
+    """Another product of the catalogue has that code."""
+
+    code = "product_code_taken"
+
+
+class ProductInvalidError(ValidationFailedError):
+    """A product whose fields do not fit its kind (a plan without its plan or period, an
+    add-on without its quantity...); `details.field` names the field."""
+
+    code = "product_invalid"
+
+
+class CurrencyNotSupportedError(ValidationFailedError):
+    """A price in a currency other than RUB."""
+
+    code = "currency_not_supported"
+
+
+class ProductUnavailableError(ValidationFailedError):
+    """An order names a product that does not exist or is no longer on sale
+    (`details.product_id`)."""
+
+    code = "product_unavailable"
+
+
+class OrderInvalidError(ValidationFailedError):
+    """An order that cannot be placed as asked: two plans, a plan ordered more than once, the
+    same product on two lines (`details` says which)."""
+
+    code = "order_invalid"
+
+
+class IdempotencyKeyReusedError(ValidationFailedError):
+    """An Idempotency-Key already used for a request with another body."""
+
+    code = "idempotency_key_reused"
+
+
+class OrderInvalidTransitionError(ConflictError):
+    """The order cannot go from its state to the one asked (`details.from`, `details.to`)."""
+
+    code = "order_invalid_transition"

@@ -25,6 +25,9 @@ class Action(StrEnum):
     # Archive, delete, restrict and grant access to projects; keep templates. Also: see
     # every project, restricted or not.
     PROJECT_MANAGE = "project.manage"
+    # See orders and what was paid.
+    BILLING_READ = "billing.read"
+    # Order and pay, cancel an order.
     BILLING_MANAGE = "billing.manage"
 
 
@@ -37,6 +40,7 @@ _ADMIN = _EDITOR | {
     Action.MEMBER_INVITE,
     Action.MEMBER_MANAGE,
     Action.AUDIT_READ,
+    Action.BILLING_READ,
 }
 _OWNER = _ADMIN | {Action.COMPANY_DELETE, Action.BILLING_MANAGE}
 

@@ -10,6 +10,16 @@ from app.models.ar_content import (
 from app.models.audit import ActorKind, AuditLog
 from app.models.auth import AuthSession, OAuthState, OneTimeToken, RefreshToken, TokenPurpose
 from app.models.base import Base
+from app.models.billing import (
+    BillingPeriod,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Product,
+    ProductKind,
+    VatRate,
+)
 from app.models.company import Company, Invitation, Membership, Plan
 from app.models.marker import Marker, MarkerStatus
 from app.models.outbox import OutboxMessage, OutboxStatus
@@ -50,6 +60,7 @@ __all__ = [
     "AuditLog",
     "AuthSession",
     "Base",
+    "BillingPeriod",
     "Company",
     "ContentDailyStats",
     "ContentStatsBacklog",
@@ -64,11 +75,17 @@ __all__ = [
     "Membership",
     "OAuthState",
     "OneTimeToken",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "OrderStatus",
     "OutboxMessage",
     "OutboxStatus",
     "PipelineStage",
     "Plan",
     "PlaybackEventKind",
+    "Product",
+    "ProductKind",
     "Project",
     "ProjectAccess",
     "ProjectGrant",
@@ -82,6 +99,7 @@ __all__ = [
     "TokenPurpose",
     "User",
     "UserIdentity",
+    "VatRate",
     "Video",
     "VideoDailyStats",
     "VideoEvent",

@@ -16,6 +16,7 @@ from app.models import (
     ARContent,
     ARContentVersion,
     AuthSession,
+    BillingPeriod,
     Company,
     ContentStatus,
     FileStatus,
@@ -23,9 +24,13 @@ from app.models import (
     MarkerStatus,
     Membership,
     PipelineStage,
+    Plan,
+    Product,
+    ProductKind,
     Project,
     StoredFile,
     User,
+    VatRate,
     Video,
     VideoStatus,
 )
@@ -229,3 +234,22 @@ def make_published_content(
     content.published_version = served
     db.flush()
     return content
+
+
+def make_product(db: Session, **fields: Any) -> Product:
+    """A product on sale: by default the Pro plan for a month, 2,990.00 RUB with 22% VAT."""
+    product = Product(
+        **{
+            "code": f"pro-month-{uuid.uuid4().hex[:8]}",
+            "name": "Pro, a month",
+            "kind": ProductKind.PLAN,
+            "plan_code": Plan.PRO,
+            "period": BillingPeriod.MONTH,
+            "price_kopecks": 299_000,
+            "vat_rate": VatRate.VAT_22,
+            **fields,
+        }
+    )
+    db.add(product)
+    db.flush()
+    return product

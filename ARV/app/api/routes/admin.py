@@ -1,27 +1,34 @@
 """Platform administration, for platform superusers only: acts on any company, whether
-or not the caller is a member. Every change is recorded in the company's audit log."""
+or not the caller is a member, and keeps the catalogue. Every change is recorded in the
+audit log (the company's, for a change to a company)."""
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, status
 
-from app.api.deps import AdminServiceDep, CurrentUser, DbSession, PageParamsDep
+from app.api.deps import AdminServiceDep, CurrentUser, DbSession, PageParamsDep, RequestMetaDep
 from app.api.openapi import raises
 from app.core.exceptions import (
+    CurrencyNotSupportedError,
     NotFoundError,
     OutboxMessageNotDeadError,
     PermissionDeniedError,
+    ProductCodeTakenError,
+    ProductInvalidError,
     UnknownPlanError,
 )
+from app.models.billing import ProductKind
 from app.models.company import Company
 from app.models.outbox import OutboxStatus
 from app.models.user import User
 from app.schemas.admin import AdminCompanyResponse, CompanyPlanUpdate, OutboxMessageResponse
+from app.schemas.billing import ProductCreate, ProductResponse, ProductUpdate
 from app.schemas.common import Page
 from app.schemas.company import CompanyResponse, PlanResponse
 from app.services import outbox
 from app.services.admin_service import PlatformActor
+from app.services.catalogue_service import CatalogueAdmin
 from app.services.plans import limits_for
 
 
@@ -107,3 +114,47 @@ def retry_outbox_message(
     db: DbSession,
 ) -> OutboxMessageResponse:
     return OutboxMessageResponse.model_validate(outbox.retry_dead(db, message_id))
+
+
+ProductId = Annotated[uuid.UUID, Path(description="The product's id.")]
+
+
+def get_catalogue_admin(user: Superuser, db: DbSession, meta: RequestMetaDep) -> CatalogueAdmin:
+    return CatalogueAdmin(db, user.id, meta)
+
+
+CatalogueAdminDep = Annotated[CatalogueAdmin, Depends(get_catalogue_admin)]
+
+
+@router.post(
+    "/products", status_code=status.HTTP_201_CREATED, summary="Add a product to the catalogue"
+)
+@raises(ProductInvalidError, CurrencyNotSupportedError, ProductCodeTakenError)
+def create_product(body: ProductCreate, catalogue: CatalogueAdminDep) -> ProductResponse:
+    """Priced in kopecks, in RUB only. A `plan` names its plan and period; a storage add-on
+    its bytes, a content pack its AR contents. Recorded in the audit log. Platform
+    superusers only."""
+    return ProductResponse.model_validate(catalogue.create(body))
+
+
+@router.get("/products", summary="The whole catalogue")
+def list_products(
+    catalogue: CatalogueAdminDep,
+    page: PageParamsDep,
+    kind: Annotated[ProductKind | None, Query(description="Only products of this kind.")] = None,
+    active: Annotated[bool | None, Query(description="Only products on sale, or retired.")] = None,
+) -> Page[ProductResponse]:
+    """Retired products included unless `active` says otherwise. Platform superusers only."""
+    result = catalogue.products(kind, active, page)
+    return Page[ProductResponse].model_validate(result, from_attributes=True)
+
+
+@router.patch("/products/{product_id}", summary="Change or retire a product")
+@raises(NotFoundError, ProductInvalidError, CurrencyNotSupportedError)
+def update_product(
+    product_id: ProductId, body: ProductUpdate, catalogue: CatalogueAdminDep
+) -> ProductResponse:
+    """Its name, description, price, VAT or whether it is on sale (`active`). Orders already
+    placed keep the price they copied. Recorded in the audit log. Platform superusers
+    only."""
+    return ProductResponse.model_validate(catalogue.update(product_id, body))

@@ -1,0 +1,171 @@
+"""What companies can buy and what they ordered: the catalogue of products with their
+prices, and orders with their lines and timeline. Money is in kopecks
+(integer minor units) throughout. See ARV/docs/payments.md."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.audit import ActorKind
+from app.models.base import (
+    Base,
+    TenantOwned,
+    Timestamped,
+    UTCDateTime,
+    UUIDPrimaryKey,
+    string_enum,
+)
+from app.models.company import Plan
+from app.utils.clock import utcnow
+
+CURRENCY = "RUB"
+
+
+class ProductKind(StrEnum):
+    PLAN = "plan"
+    # `quantity` bytes of storage on top of the plan's.
+    STORAGE_ADDON = "storage_addon"
+    # `quantity` AR contents on top of the plan's.
+    CONTENT_PACK = "content_pack"
+    PRINT_SERVICE = "print_service"
+
+
+class BillingPeriod(StrEnum):
+    MONTH = "month"
+    YEAR = "year"
+
+
+class VatRate(StrEnum):
+    """The VAT rates of Russian tax law (22% from 2026); `none` for a seller exempt from
+    VAT."""
+
+    NONE = "none"
+    VAT_0 = "0"
+    VAT_5 = "5"
+    VAT_7 = "7"
+    VAT_10 = "10"
+    VAT_20 = "20"
+    VAT_22 = "22"
+
+    @property
+    def percent(self) -> int:
+        return 0 if self is VatRate.NONE else int(self.value)
+
+
+class OrderStatus(StrEnum):
+    DRAFT = "draft"
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    PAYMENT_FAILED = "payment_failed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+class Product(UUIDPrimaryKey, Timestamped, Base):
+    """One thing on sale. Orders copy what they need (name, price, VAT) into their lines,
+    so changing a product never changes an order; a product that was ordered is retired
+    (`active` false), not deleted."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price_kopecks >= 0", name="price_not_negative"),
+        CheckConstraint(f"currency = '{CURRENCY}'", name="currency_rub"),
+    )
+
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[ProductKind] = mapped_column(string_enum(ProductKind, "product_kind", 32))
+    # The plan a `plan` product puts the company on.
+    plan_code: Mapped[Plan | None] = mapped_column(string_enum(Plan, "plan_code", length=32))
+    # Bytes for a storage add-on, AR contents for a content pack.
+    quantity: Mapped[int | None] = mapped_column(BigInteger)
+    price_kopecks: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default=CURRENCY)
+    vat_rate: Mapped[VatRate] = mapped_column(string_enum(VatRate, "vat_rate", 8))
+    # Whether the price holds the VAT (the usual retail price) or VAT comes on top of it.
+    vat_included: Mapped[bool] = mapped_column(default=True)
+    period: Mapped[BillingPeriod | None] = mapped_column(
+        string_enum(BillingPeriod, "billing_period", 8)
+    )
+    active: Mapped[bool] = mapped_column(default=True, index=True)
+
+
+class Order(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("company_id", "idempotency_key"),)
+
+    status: Mapped[OrderStatus] = mapped_column(
+        string_enum(OrderStatus, "order_status", 32), default=OrderStatus.DRAFT, index=True
+    )
+    currency: Mapped[str] = mapped_column(String(3), default=CURRENCY)
+    net_kopecks: Mapped[int] = mapped_column(BigInteger)
+    vat_kopecks: Mapped[int] = mapped_column(BigInteger)
+    total_kopecks: Mapped[int] = mapped_column(BigInteger)
+    paid_kopecks: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_kopecks: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The client's Idempotency-Key, and a digest of the request it came with.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_digest: Mapped[str | None] = mapped_column(String(64))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+    lines: Mapped[list["OrderLine"]] = relationship(
+        order_by="OrderLine.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class OrderLine(UUIDPrimaryKey, TenantOwned, Base):
+    """What was ordered, as the catalogue said at the time, with its amounts."""
+
+    __tablename__ = "order_lines"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    product_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("products.id", ondelete="SET NULL")
+    )
+    product_code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[ProductKind] = mapped_column(string_enum(ProductKind, "product_kind", 32))
+    plan_code: Mapped[Plan | None] = mapped_column(string_enum(Plan, "plan_code", length=32))
+    product_quantity: Mapped[int | None] = mapped_column(BigInteger)
+    period: Mapped[BillingPeriod | None] = mapped_column(
+        string_enum(BillingPeriod, "billing_period", 8)
+    )
+    quantity: Mapped[int]
+    unit_price_kopecks: Mapped[int] = mapped_column(BigInteger)
+    vat_rate: Mapped[VatRate] = mapped_column(string_enum(VatRate, "vat_rate", 8))
+    vat_included: Mapped[bool]
+    net_kopecks: Mapped[int] = mapped_column(BigInteger)
+    vat_kopecks: Mapped[int] = mapped_column(BigInteger)
+    total_kopecks: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderEvent(UUIDPrimaryKey, TenantOwned, Base):
+    """One step of an order's timeline: from which state to which, who or what moved it,
+    when and why."""
+
+    __tablename__ = "order_events"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    from_status: Mapped[OrderStatus | None] = mapped_column(
+        string_enum(OrderStatus, "order_status", 32)
+    )
+    to_status: Mapped[OrderStatus] = mapped_column(string_enum(OrderStatus, "order_status", 32))
+    actor_kind: Mapped[ActorKind] = mapped_column(string_enum(ActorKind, "actor_kind"))
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
