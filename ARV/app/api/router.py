@@ -13,6 +13,7 @@ from app.api.routes import (
     media,
     oauth,
     orders,
+    payments,
     projects,
     publishing,
     storage,
@@ -49,4 +50,5 @@ api_router.include_router(publishing.router)
 api_router.include_router(markers.router)
 api_router.include_router(catalogue.router)
 api_router.include_router(orders.router)
+api_router.include_router(payments.router)
 api_router.include_router(admin.router)

@@ -20,6 +20,7 @@ from app.background_tasks.names import (
     AUTH_PURGE_EXPIRED,
     MARKER_WATCHDOG,
     OUTBOX_SWEEP,
+    PAYMENTS_POLL,
     QUEUE_DEFAULT,
     STORAGE_PURGE_ABANDONED_UPLOADS,
     VIDEO_PURGE_SUPERSEDED,
@@ -37,12 +38,14 @@ TASK_MODULES = [
     "app.background_tasks.marker_tasks",
     "app.background_tasks.analytics_tasks",
     "app.background_tasks.notification_tasks",
+    "app.background_tasks.payment_tasks",
 ]
 HOURLY = 3600.0
 WATCHDOG_EVERY_SECONDS = 60.0
 PURGE_EVERY_SECONDS = 600.0
 ROLLUP_EVERY_SECONDS = 60.0
 OUTBOX_SWEEP_EVERY_SECONDS = 60.0
+PAYMENTS_POLL_EVERY_SECONDS = 300.0
 
 
 def _broker_options(settings: Settings) -> dict[str, Any]:
@@ -117,6 +120,7 @@ def build_config(settings: Settings) -> dict[str, Any]:
             "roll-up-playback-stats": _periodic(ANALYTICS_ROLL_UP, ROLLUP_EVERY_SECONDS),
             "purge-expired-playback-events": _periodic(ANALYTICS_PURGE_EVENTS, HOURLY),
             "sweep-outbox": _periodic(OUTBOX_SWEEP, OUTBOX_SWEEP_EVERY_SECONDS),
+            "poll-pending-payments": _periodic(PAYMENTS_POLL, PAYMENTS_POLL_EVERY_SECONDS),
         },
         "timezone": "UTC",
         "enable_utc": True,

@@ -25,3 +25,4 @@ ANALYTICS_PURGE_EVENTS = "analytics.purge_events"
 
 OUTBOX_DELIVER = "outbox.deliver"
 OUTBOX_SWEEP = "outbox.sweep"
+PAYMENTS_POLL = "payments.poll_pending"

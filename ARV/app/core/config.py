@@ -8,6 +8,7 @@ Every setting is typed and documented in the README's configuration table. Defau
 import json
 from enum import StrEnum
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -32,6 +33,18 @@ DEFAULT_SMTP_PORTS = {SmtpSecurity.STARTTLS: 587, SmtpSecurity.SSL: 465, SmtpSec
 
 # What a marker job does besides compiling (checking, scoring, storing) fits in this.
 MARKER_LEASE_MARGIN_SECONDS = 60
+
+
+# https://yookassa.ru/developers/using-api/webhooks: where notifications come from.
+YOOKASSA_NETWORKS = (
+    "185.71.76.0/27",
+    "185.71.77.0/27",
+    "77.75.153.0/25",
+    "77.75.156.11/32",
+    "77.75.156.35/32",
+    "77.75.154.128/25",
+    "2a02:5180::/32",
+)
 
 
 class Settings(BaseSettings):
@@ -157,6 +170,21 @@ class Settings(BaseSettings):
     OAUTH_FRONTEND_REDIRECT_URL: str | None = None
     OAUTH_STATE_TTL_SECONDS: int = Field(default=600, ge=60, le=3600)
 
+    # Payments through YooKassa (API v3): off until the shop id and secret key are set.
+    YOOKASSA_API_URL: str = "https://api.yookassa.ru/v3"
+    YOOKASSA_SHOP_ID: str | None = None
+    YOOKASSA_SECRET_KEY: SecretStr | None = None
+    # Where the payer returns after paying, unless the request names a page.
+    YOOKASSA_RETURN_URL: str | None = None
+    # The only addresses notifications are accepted from: the ranges YooKassa publishes.
+    YOOKASSA_WEBHOOK_NETWORKS: Annotated[list[IPv4Network | IPv6Network], NoDecode] = [
+        ip_network(network) for network in YOOKASSA_NETWORKS
+    ]
+    YOOKASSA_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=60)
+    # A payment still pending this long is read back from YooKassa by beat (a notification
+    # may have been lost).
+    PAYMENT_POLL_AFTER_MINUTES: int = Field(default=10, ge=1, le=1440)
+
     AUTH_RATE_LIMIT_PER_IP: int = Field(default=20, ge=1)
     AUTH_RATE_LIMIT_WINDOW_SECONDS: int = Field(default=60, ge=1)
     LOGIN_MAX_FAILURES: int = Field(default=5, ge=1)
@@ -172,6 +200,13 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("YOOKASSA_WEBHOOK_NETWORKS", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [network.strip() for network in value.split(",") if network.strip()]
         return value
 
     @field_validator("JWT_SIGNING_KEYS", mode="before")
@@ -303,6 +338,10 @@ class Settings(BaseSettings):
         return bool(
             self.YANDEX_CLIENT_ID and self.YANDEX_CLIENT_SECRET and self.YANDEX_REDIRECT_URI
         )
+
+    @property
+    def yookassa_enabled(self) -> bool:
+        return bool(self.YOOKASSA_SHOP_ID and self.YOOKASSA_SECRET_KEY)
 
     @property
     def mail_dir(self) -> Path:

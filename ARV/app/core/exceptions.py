@@ -716,3 +716,24 @@ class OrderInvalidTransitionError(ConflictError):
     """The order cannot go from its state to the one asked (`details.from`, `details.to`)."""
 
     code = "order_invalid_transition"
+
+
+class PaymentProviderError(ServiceUnavailableError):
+    """The payment provider could not be reached or refused the request; nothing was
+    charged, and trying again is safe."""
+
+    code = "payment_provider_unavailable"
+
+
+class PaymentsNotConfiguredError(ConflictError):
+    """This installation takes no payments through that provider (not configured)."""
+
+    code = "payments_not_configured"
+
+
+class WebhookSourceRefusedError(AppError):
+    """A payment notification from an address outside the provider's networks."""
+
+    status = HTTPStatus.FORBIDDEN
+    code = "webhook_source_refused"
+    default_message = "Notifications are accepted only from the provider's networks."

@@ -169,3 +169,52 @@ class OrderEvent(UUIDPrimaryKey, TenantOwned, Base):
     )
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaymentProvider(StrEnum):
+    YOOKASSA = "yookassa"
+
+
+class PaymentStatus(StrEnum):
+    """As YooKassa names them."""
+
+    PENDING = "pending"
+    WAITING_FOR_CAPTURE = "waiting_for_capture"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+
+
+class Payment(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
+    """One attempt to pay an order through a provider. `idempotence_key` is sent with the
+    creation request, so a retried start never creates a second payment there."""
+
+    __tablename__ = "payments"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[PaymentProvider] = mapped_column(
+        string_enum(PaymentProvider, "payment_provider", 16)
+    )
+    idempotence_key: Mapped[str] = mapped_column(String(64), unique=True)
+    provider_payment_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[PaymentStatus] = mapped_column(
+        string_enum(PaymentStatus, "payment_status", 32), default=PaymentStatus.PENDING
+    )
+    amount_kopecks: Mapped[int] = mapped_column(BigInteger)
+    confirmation_url: Mapped[str | None] = mapped_column(Text)
+    # Why the payment needs a person: paid for an order cancelled meanwhile, for example.
+    flagged: Mapped[str | None] = mapped_column(Text)
+
+
+class ProcessedPaymentEvent(UUIDPrimaryKey, Base):
+    """A provider notification already acted on: the same payment, event and status arriving
+    again (a retry, a duplicate, a replay) changes nothing."""
+
+    __tablename__ = "processed_payment_events"
+    __table_args__ = (UniqueConstraint("provider_payment_id", "event", "status"),)
+
+    provider_payment_id: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,10 +3,17 @@
 import uuid
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from app.models.audit import ActorKind
-from app.models.billing import BillingPeriod, OrderStatus, ProductKind, VatRate
+from app.models.billing import (
+    BillingPeriod,
+    OrderStatus,
+    PaymentProvider,
+    PaymentStatus,
+    ProductKind,
+    VatRate,
+)
 from app.models.company import Plan
 from app.schemas.common import RequestSchema, ResponseSchema
 
@@ -128,3 +135,41 @@ class OrderEventResponse(ResponseSchema):
     actor_user_id: uuid.UUID | None
     reason: str | None
     at: datetime
+
+
+class PaymentStart(RequestSchema):
+    return_url: HttpUrl | None = Field(
+        default=None,
+        description="Where YooKassa sends the payer back; YOOKASSA_RETURN_URL when left out.",
+    )
+
+
+class PaymentResponse(ResponseSchema):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    provider: PaymentProvider
+    status: PaymentStatus
+    amount_kopecks: int
+    confirmation_url: str | None = Field(description="Send the payer here to pay.")
+    created_at: datetime
+
+
+class YooKassaObject(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=64)
+
+
+class YooKassaNotification(BaseModel):
+    """What YooKassa posts: only the payment id and event name are used; the payment itself
+    is read back from the API."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str = Field(max_length=32)
+    event: str = Field(min_length=1, max_length=64)
+    object: YooKassaObject
+
+
+class NotificationResult(ResponseSchema):
+    outcome: str = Field(description="`applied`, `duplicate` or `ignored`.")

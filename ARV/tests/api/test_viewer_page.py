@@ -2,6 +2,7 @@
 from the committed npm packages under content-hashed, immutable URLs."""
 
 import re
+from html import escape as html_escape
 
 import pytest
 from fastapi.testclient import TestClient
@@ -51,6 +52,9 @@ def test_the_page_of_a_published_content(client: TestClient, published: ARConten
     assert "<title>Happy &lt;birthday&gt;</title>" in html
     assert f'data-manifest="/api/v1/viewer/{content.public_id}"' in html
     assert f'data-events="/api/v1/viewer/{content.public_id}/events"' in html
+    # The compiled target's signed link, so the page fetches it before the manifest.
+    manifest = client.get(f"/api/v1/viewer/{content.public_id}").json()
+    assert f'data-mind="{html_escape(manifest["marker"]["mind_url"])}"' in html
     assert "Point your camera at the picture." in html
     assert "Open in the app" not in html  # no app configured
     # Every script comes from the API itself; the import map names them.

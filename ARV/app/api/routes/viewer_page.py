@@ -75,8 +75,9 @@ def _page_headers(settings: Settings, assets: ViewerAssets) -> dict[str, str]:
 async def viewer_page(
     public_id: str, settings: SettingsDep, storage: StorageDep, sessions: SessionFactoryDep
 ) -> HTMLResponse:
-    """The viewer for a published content, from its cached manifest (the title, poster and
-    app link are in the HTML); the same plain 404 page for anything else."""
+    """The viewer for a published content, from its cached manifest (the title, poster,
+    app link and compiled target's link are in the HTML); the same plain 404 page for
+    anything else."""
     assets = viewer_assets()
     headers = _page_headers(settings, assets)
     manifest = await _manifest(public_id, settings, storage, sessions)
@@ -88,6 +89,8 @@ async def viewer_page(
         poster_url=manifest.video.poster_url if manifest.video else None,
         app_link=manifest.app_link,
         manifest_url=f"/api/v1/viewer/{public_id}",
+        # Fetched by the page before it reads the manifest (nothing to track without a video).
+        mind_url=manifest.marker.mind_url if manifest.video else None,
         events_url=f"/api/v1/viewer/{public_id}/events",
         import_map=assets.import_map,
         modules=assets.modules,

@@ -343,13 +343,16 @@ async function fetchJson(url) {
   return response.json();
 }
 
-// The .mind file downloads as soon as the manifest names it, alongside the scripts; MindAR
-// then reads it from memory.
+// The .mind file downloads as soon as this script runs, from the link the page carries,
+// alongside the manifest and the tracker's start; MindAR then reads it from memory.
 async function preloadTarget(url) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`marker target answered ${response.status}`);
   return URL.createObjectURL(await response.blob());
 }
+
+const targetPreload = root.dataset.mind ? preloadTarget(root.dataset.mind) : null;
+targetPreload?.catch(() => {}); // awaited (and reported) by startAR
 
 async function main() {
   report("page_open");
@@ -359,7 +362,7 @@ async function main() {
     say("Nothing is playing here right now. Come back later.");
     return;
   }
-  const mindUrl = preloadTarget(manifest.marker.mind_url);
+  const mindUrl = targetPreload ?? preloadTarget(manifest.marker.mind_url);
   mindUrl.catch(() => {}); // awaited (and reported) by startAR
   try {
     await startAR(manifest, mindUrl);
