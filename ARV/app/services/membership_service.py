@@ -2,12 +2,10 @@
 
 import uuid
 from datetime import timedelta
-from typing import Self
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
-from app.core.config import Settings
 from app.core.exceptions import (
     AlreadyMemberError,
     EmailNotVerifiedError,
@@ -22,32 +20,21 @@ from app.core.exceptions import (
 )
 from app.core.permissions import Role
 from app.core.security import hash_token, new_opaque_token
-from app.core.storage import StorageProvider
 from app.models.company import Company, Invitation, Membership
 from app.models.project import ProjectGrant
 from app.models.user import User
 from app.services.audit_service import AuditService
 from app.services.claims import claim_once
-from app.services.context import CompanyContext, RequestMeta
+from app.services.context import RequestMeta
 from app.services.emails import Emails
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.plans import limits_for
-from app.services.tenant import TenantService, lock_company
+from app.services.tenant import SettingsTenantService, lock_company
 from app.services.user_service import normalize_email
 from app.utils.clock import utcnow
 
 
-class MembershipService(TenantService):
-    def __init__(self, db: Session, ctx: CompanyContext, settings: Settings) -> None:
-        super().__init__(db, ctx)
-        self.settings = settings
-
-    @classmethod
-    def for_request(
-        cls, db: Session, ctx: CompanyContext, storage: StorageProvider, settings: Settings
-    ) -> Self:
-        return cls(db, ctx, settings)
-
+class MembershipService(SettingsTenantService):
     # -- members -------------------------------------------------------------------------
 
     def list_members(self, params: PageParams, role: Role | None) -> ResultPage[Membership]:

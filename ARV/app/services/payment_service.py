@@ -20,7 +20,6 @@ from app.core.exceptions import (
     PaymentProviderError,
     WebhookSourceRefusedError,
 )
-from app.core.storage import StorageProvider
 from app.models.billing import (
     CURRENCY,
     Order,
@@ -31,25 +30,20 @@ from app.models.billing import (
     ProcessedPaymentEvent,
 )
 from app.services import order_states
-from app.services.context import CompanyContext, SystemActor
-from app.services.tenant import ScopedService, TenantService, for_each_company, system_scope
+from app.services.context import SystemActor
+from app.services.tenant import (
+    ScopedService,
+    SettingsTenantService,
+    for_each_company,
+    system_scope,
+)
 from app.services.yookassa import ProviderPayment, YooKassaClient
 
 logger = logging.getLogger(__name__)
 OPEN_ORDER = (OrderStatus.DRAFT, OrderStatus.PAYMENT_FAILED)
 
 
-class PaymentService(TenantService):
-    def __init__(self, db: Session, ctx: CompanyContext, settings: Settings) -> None:
-        super().__init__(db, ctx)
-        self.settings = settings
-
-    @classmethod
-    def for_request(
-        cls, db: Session, ctx: CompanyContext, storage: StorageProvider, settings: Settings
-    ) -> "PaymentService":
-        return cls(db, ctx, settings)
-
+class PaymentService(SettingsTenantService):
     def start(self, order_id: uuid.UUID, return_url: str | None) -> Payment:
         """The payment the payer is sent to. Asking again while it is open answers the same
         one; a retry after a failure reuses the attempt's key, so YooKassa answers the

@@ -183,6 +183,20 @@ class TenantService(ScopedService):
         return cls(db, ctx)
 
 
+class SettingsTenantService(TenantService):
+    """A tenant service that also reads the settings."""
+
+    def __init__(self, db: Session, ctx: CompanyContext, settings: Settings) -> None:
+        super().__init__(db, ctx)
+        self.settings = settings
+
+    @classmethod
+    def for_request(
+        cls, db: Session, ctx: CompanyContext, storage: StorageProvider, settings: Settings
+    ) -> Self:
+        return cls(db, ctx, settings)
+
+
 class StorageTenantService(TenantService):
     """A tenant service that also reads and writes objects in storage."""
 
