@@ -22,6 +22,7 @@ from app.models.billing import (
     ProcessedPaymentEvent,
     Product,
     ProductKind,
+    Refund,
     VatRate,
 )
 from app.models.company import Company, Invitation, Membership, Plan
@@ -100,6 +101,7 @@ __all__ = [
     "ProjectStatus",
     "ProjectTemplate",
     "RefreshToken",
+    "Refund",
     "RenditionKind",
     "RenditionStatus",
     "ScheduledVideo",

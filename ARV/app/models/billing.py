@@ -218,3 +218,22 @@ class ProcessedPaymentEvent(UUIDPrimaryKey, Base):
     event: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32))
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Refund(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
+    """Money given back for a payment, through its provider. `idempotence_key` makes asking
+    again (a retry, a duplicate notification) answer the same refund."""
+
+    __tablename__ = "refunds"
+
+    payment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    idempotence_key: Mapped[str] = mapped_column(String(64), unique=True)
+    provider_refund_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    amount_kopecks: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)

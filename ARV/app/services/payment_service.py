@@ -28,6 +28,7 @@ from app.models.billing import (
     PaymentProvider,
     PaymentStatus,
     ProcessedPaymentEvent,
+    Refund,
 )
 from app.services import order_states
 from app.services.context import SystemActor
@@ -107,10 +108,11 @@ def handle_notification(
     """Act once on what YooKassa says of `payment_id` now (the notification only says
     "look again")."""
     _check_source(settings, client_ip)
-    return act_on(db, YooKassaClient(settings).get_payment(payment_id), event)
+    client = YooKassaClient(settings)
+    return act_on(db, client, client.get_payment(payment_id), event)
 
 
-def act_on(db: Session, fetched: ProviderPayment, event: str) -> Outcome:
+def act_on(db: Session, client: YooKassaClient, fetched: ProviderPayment, event: str) -> Outcome:
     """Act once on `fetched` (a payment as YooKassa reports it now), for `event`."""
     # The one read before a scope: the payment is how a notification learns its company.
     row_id = db.scalar(select(Payment.id).where(Payment.provider_payment_id == fetched.id))
@@ -126,7 +128,7 @@ def act_on(db: Session, fetched: ProviderPayment, event: str) -> Outcome:
     order = scope.get_owned(Order, payment.order_id, "Order", for_update=True)
     if not _first_time(db, fetched, event):
         return Outcome.DUPLICATE
-    _apply(scope, order, payment, fetched)
+    _apply(scope, client, order, payment, fetched)
     return Outcome.APPLIED
 
 
@@ -154,7 +156,7 @@ def poll_pending(sessions: sessionmaker[Session], settings: Settings, now: datet
                 logger.warning("payment not polled", extra={"id": provider_payment_id})
                 continue
             if fetched.status is not PaymentStatus.PENDING:
-                acted += act_on(scope.db, fetched, POLL_EVENT) is Outcome.APPLIED
+                acted += act_on(scope.db, client, fetched, POLL_EVENT) is Outcome.APPLIED
         return acted
 
     companies = select(Payment.company_id).where(*waiting)
@@ -192,7 +194,13 @@ def _first_time(db: Session, fetched: ProviderPayment, event: str) -> bool:
     return True
 
 
-def _apply(scope: ScopedService, order: Order, payment: Payment, fetched: ProviderPayment) -> None:
+def _apply(
+    scope: ScopedService,
+    client: YooKassaClient,
+    order: Order,
+    payment: Payment,
+    fetched: ProviderPayment,
+) -> None:
     actor = scope.actor
     assert isinstance(actor, SystemActor)  # noqa: S101 - system_scope builds one
     counted = payment.status is PaymentStatus.SUCCEEDED
@@ -200,27 +208,38 @@ def _apply(scope: ScopedService, order: Order, payment: Payment, fetched: Provid
     if counted:
         return  # a later event of a payment already counted (out of order, or another name)
     if fetched.status is PaymentStatus.SUCCEEDED:
-        _succeeded(scope.db, order, payment, actor)
+        _succeeded(scope.db, client, order, payment, actor)
     elif fetched.status is PaymentStatus.CANCELED and order.status is OrderStatus.PENDING_PAYMENT:
         reason = f"payment canceled: {fetched.cancellation_reason or 'no reason given'}"
         order_states.move(scope.db, order, OrderStatus.PAYMENT_FAILED, actor, reason)
 
 
-def _succeeded(db: Session, order: Order, payment: Payment, actor: SystemActor) -> None:
+def _succeeded(
+    db: Session, client: YooKassaClient, order: Order, payment: Payment, actor: SystemActor
+) -> None:
     if order.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED):
         if order.status is OrderStatus.PAYMENT_FAILED:
             order_states.move(db, order, OrderStatus.PENDING_PAYMENT, actor, "a payment went on")
-        order_states.move(
-            db,
-            order,
-            OrderStatus.PAID,
-            actor,
-            f"paid through YooKassa {payment.provider_payment_id}",
-        )
+        paid = f"paid through YooKassa {payment.provider_payment_id}"
+        order_states.move(db, order, OrderStatus.PAID, actor, paid)
         order.paid_kopecks += payment.amount_kopecks
         return
-    # Paid for an order that was cancelled, or paid twice: money to give back.
-    payment.flagged = f"succeeded while the order was {order.status.value}: to be refunded"
-    logger.warning(
-        "payment succeeded for an order that is not waiting", extra={"order": str(order.id)}
+    # Paid for an order cancelled meanwhile, or paid twice: the money goes back at once.
+    # Should YooKassa refuse, the notification fails and comes again; the key answers the
+    # same refund.
+    reason = f"paid while the order was {order.status.value}"
+    refund = Refund(
+        company_id=order.company_id,
+        payment_id=payment.id,
+        order_id=order.id,
+        idempotence_key=f"refund-{payment.id}",
+        amount_kopecks=payment.amount_kopecks,
+        reason=reason,
     )
+    answer = client.create_refund(
+        payment.provider_payment_id or "", refund.amount_kopecks, reason, refund.idempotence_key
+    )
+    refund.provider_refund_id, refund.status = answer.id, answer.status
+    db.add(refund)
+    payment.flagged = f"{reason}: refunded automatically"
+    logger.warning("payment refunded automatically", extra={"order": str(order.id)})

@@ -1,6 +1,7 @@
-"""The YooKassa API v3 client: create a payment (with its 54-FZ receipt) and read one back.
-Every request authenticates with the shop id and secret key; creation sends an
-`Idempotence-Key`, so a retried request never creates a second payment. See
+"""The YooKassa API v3 client: create a payment (with its 54-FZ receipt), read one back,
+refund one.
+Every request authenticates with the shop id and secret key; creations send an
+`Idempotence-Key`, so a retried request never creates a second payment or refund. See
 ARV/docs/payments.md#yookassa."""
 
 from dataclasses import dataclass
@@ -42,6 +43,13 @@ class ProviderPayment:
     cancellation_reason: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderRefund:
+    id: str
+    status: str
+    amount_kopecks: int
+
+
 class YooKassaClient:
     def __init__(self, settings: Settings) -> None:
         if not (settings.YOOKASSA_SHOP_ID and settings.YOOKASSA_SECRET_KEY):
@@ -66,6 +74,24 @@ class YooKassaClient:
 
     def get_payment(self, payment_id: str) -> ProviderPayment:
         return parse_payment(self._request("GET", f"/payments/{payment_id}"))
+
+    def create_refund(
+        self, payment_id: str, amount_kopecks: int, description: str, idempotence_key: str
+    ) -> ProviderRefund:
+        body = {
+            "payment_id": payment_id,
+            "amount": money(amount_kopecks),
+            "description": description[:DESCRIPTION_MAX],
+        }
+        answer = self._request("POST", "/refunds", body, {"Idempotence-Key": idempotence_key})
+        try:
+            return ProviderRefund(
+                str(answer["id"]), str(answer["status"]), kopecks(answer["amount"])
+            )
+        except (KeyError, ValueError, TypeError, ArithmeticError) as error:
+            raise PaymentProviderError(
+                "The payment provider answered something unexpected."
+            ) from error
 
     def _request(
         self,

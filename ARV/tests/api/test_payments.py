@@ -1,7 +1,8 @@
 """Paying orders through YooKassa, against a fake YooKassa on loopback speaking its API:
 starting a payment (with its receipt), and notifications trusted only once the payment is
 read back: success, cancellation, a disallowed address, a body that lies, duplicates,
-out-of-order and concurrent delivery, and a payment for an order cancelled meanwhile."""
+out-of-order and concurrent delivery, a payment for an order cancelled meanwhile (refunded
+at once), and a lost notification caught by the poll."""
 
 import uuid
 from collections.abc import Iterator
@@ -18,7 +19,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.database import get_session_factory, session_scope
 from app.core.permissions import Role
-from app.models import Company, Order, OrderEvent, OrderStatus, Payment, Product, User
+from app.models import (
+    Company,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Payment,
+    Product,
+    Refund,
+    User,
+)
 from app.schemas.billing import OrderCreate, OrderItem
 from app.services.context import CompanyContext, RequestMeta
 from app.services.order_service import OrderService
@@ -253,7 +263,7 @@ def test_a_body_that_lies_changes_nothing(
     )
 
 
-def test_a_payment_for_an_order_cancelled_meanwhile_is_flagged_not_applied(
+def test_a_payment_for_an_order_cancelled_meanwhile_is_refunded_automatically(
     client: TestClient,
     yookassa_side: TestClient,
     tenant: Tenant,
@@ -265,11 +275,28 @@ def test_a_payment_for_an_order_cancelled_meanwhile_is_flagged_not_applied(
     client.post(f"{order_url(tenant, order)}/cancel", headers=tenant.headers[Role.OWNER])
     [payment] = yookassa.payments()
     yookassa.succeed(payment["id"])
-    yookassa_side.post(WEBHOOK, json=yookassa.notification(payment["id"]))
+    notification = yookassa.notification(payment["id"])
+
+    yookassa.fail_next(1, 500, "/v3/refunds")  # refused once: the notification fails
+    assert_error(
+        yookassa_side.post(WEBHOOK, json=notification), 503, "payment_provider_unavailable"
+    )
+    assert yookassa.refunds() == []
+    assert yookassa_side.post(WEBHOOK, json=notification).json()["outcome"] == "applied"
+    assert yookassa_side.post(WEBHOOK, json=notification).json()["outcome"] == "duplicate"
+
+    [refund] = yookassa.refunds()
+    assert (refund["payment_id"], refund["amount"]["value"]) == (payment["id"], "2990.00")
     assert current(client, tenant, order)["status"] == "cancelled"
     stored = db.scalar(select(Payment).where(Payment.provider_payment_id == payment["id"]))
     assert stored is not None
-    assert stored.flagged == "succeeded while the order was cancelled: to be refunded"
+    assert stored.flagged == "paid while the order was cancelled: refunded automatically"
+    [kept] = db.scalars(select(Refund).where(Refund.payment_id == stored.id))
+    assert (kept.provider_refund_id, kept.status, kept.amount_kopecks) == (
+        refund["id"],
+        "succeeded",
+        299_000,
+    )
 
 
 def test_a_provider_failure_leaves_the_order_as_it_was_and_a_retry_uses_the_same_key(

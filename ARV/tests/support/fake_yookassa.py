@@ -60,7 +60,8 @@ class FakeYooKassa:
     _refunds: list[dict[str, Any]] = field(default_factory=list)
     # (path, Idempotence-Key) -> (request body, the response first given)
     _idempotent: dict[tuple[str, str], tuple[Any, Response]] = field(default_factory=dict)
-    _failures: list[int] = field(default_factory=list)
+    # (status, path prefix the failure is for: "" for any request)
+    _failures: list[tuple[int, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -145,10 +146,11 @@ class FakeYooKassa:
         with self._lock:
             return copy.deepcopy(self._refunds)
 
-    def fail_next(self, count: int = 1, status: int = 500) -> None:
-        """Answer the next `count` API requests with `status` and an internal_server_error."""
+    def fail_next(self, count: int = 1, status: int = 500, path: str = "") -> None:
+        """Answer the next `count` API requests (to paths starting with `path`, e.g.
+        `/v3/refunds`) with `status` and an internal_server_error."""
         with self._lock:
-            self._failures.extend([status] * count)
+            self._failures.extend([(status, path)] * count)
 
     def notification(self, payment_id: str, event: str | None = None) -> dict[str, Any]:
         """The webhook body YooKassa would send about the payment as it is now."""
@@ -177,10 +179,13 @@ class FakeYooKassa:
             self.requests.append(request)
             if not request.path.startswith("/v3/"):
                 return 404, _error("not_found", "Not found")
-            if self._failures:
-                return self._failures.pop(0), _error(
-                    "internal_server_error", "Internal server error"
-                )
+            failing = next(
+                (i for i, (_, path) in enumerate(self._failures) if request.path.startswith(path)),
+                None,
+            )
+            if failing is not None:
+                status, _ = self._failures.pop(failing)
+                return status, _error("internal_server_error", "Internal server error")
             if request.headers.get("authorization") != self._authorization:
                 return 401, _error(
                     "invalid_credentials",
