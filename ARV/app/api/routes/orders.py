@@ -91,6 +91,8 @@ def list_orders(
 @router.get(ORDER, summary="An order")
 @raises(NotFoundError)
 def read_order(order_id: OrderId, orders: OrdersReader) -> OrderResponse:
+    """Its state, lines (as the catalogue said when it was placed) and amounts: net, VAT,
+    total, paid and refunded, in kopecks."""
     return OrderResponse.model_validate(orders.get(order_id))
 
 
