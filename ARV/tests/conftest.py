@@ -42,6 +42,7 @@ from sqlalchemy import Connection, Engine  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from app.api.deps import get_db, get_session_factory_dep  # noqa: E402
+from app.core.batched_rate_limit import _batched_limiter  # noqa: E402
 from app.core.config import Settings, get_settings  # noqa: E402
 from app.core.database import get_engine, session_scope  # noqa: E402
 from app.core.redis import get_redis  # noqa: E402
@@ -65,8 +66,10 @@ def settings() -> Settings:
 
 @pytest.fixture(autouse=True)
 def empty_redis() -> None:
-    """Rate-limit counters and lock-outs must not leak from one test into the next."""
+    """Rate-limit counters and lock-outs must not leak from one test into the next: in
+    Redis, nor in the counts the viewer rate limit keeps in this process."""
     get_redis(TEST_REDIS_URL).flushdb()
+    _batched_limiter.cache_clear()
 
 
 @pytest.fixture(scope="session")

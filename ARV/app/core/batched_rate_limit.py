@@ -1,6 +1,6 @@
 """A rate limit for the public hot path that never waits on Redis during a request.
 
-`BatchedRateLimiter` decides in this event loop's memory and shares its counts with every
+`BatchedRateLimiter` decides in this process's memory and shares its counts with every
 other API process through Redis a few times a second. The exact limiter
 (`core/rate_limit.py`) costs one awaited Redis round trip a request, which halves what a
 process serves from its cache; sign-in and other guards of secrets keep it.
@@ -14,22 +14,19 @@ through at most the limit plus what the others counted since their last flush. W
 cannot be reached, each process goes on counting alone and sends its counts later.
 """
 
-import asyncio
 import logging
 import math
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import redis
-import redis.asyncio as aioredis
 
 from app.core.config import Settings
 from app.core.rate_limit import Clock, HitCounter, RateLimitDecision, get_rate_limiter
-from app.core.redis import get_async_redis
+from app.core.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -55,95 +52,100 @@ class _KeyCounts:
         return self.windows.setdefault(index, _WindowCount())
 
 
-@dataclass
-class _LoopCounts:
-    """One event loop's counts, and the task that shares them (one flush at a time)."""
-
-    keys: dict[str, _KeyCounts] = field(default_factory=dict)
-    flushing: asyncio.Lock = field(default_factory=asyncio.Lock)
-    flusher: asyncio.Task[None] | None = None
-
-
 class BatchedRateLimiter:
-    """Keyed counts per event loop, sent to Redis by a task of that loop (`flush`)."""
+    """Keyed counts in this process, sent to Redis by a daemon thread (`flush`): a thread,
+    not an event loop task, so it serves every loop and needs no cancelling at shutdown,
+    where redis-py's asyncio reads can swallow a cancellation and hang the loop's close."""
 
     def __init__(
-        self,
-        client: Callable[[], aioredis.Redis],
-        prefix: str = "rl:batched:",
-        clock: Clock = time.time,
+        self, client: redis.Redis, prefix: str = "rl:batched:", clock: Clock = time.time
     ) -> None:
-        """`client` gives the running event loop's Redis client."""
         self._client = client
         self._prefix = prefix
         self._clock = clock
-        self._lock = threading.Lock()
-        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopCounts] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._lock = threading.Lock()  # the counts
+        self._flushing = threading.Lock()  # one exchange at a time
+        self._keys: dict[str, _KeyCounts] = {}
+        self._flusher: threading.Thread | None = None
 
     async def hit_async(self, key: str, limit: int, window_seconds: int) -> RateLimitDecision:
-        """Count one event for `key` if the estimate is under `limit`."""
-        key_counts = self._loop_counts().keys.setdefault(key, _KeyCounts(window_seconds))
-        key_counts.window_seconds = window_seconds
-        index, into = divmod(self._clock(), window_seconds)
-        current = key_counts.window(int(index))
-        previous = key_counts.windows.get(int(index) - 1, _WindowCount()).total
-        estimate = previous * (1 - into / window_seconds) + current.total
-        if estimate >= limit:
-            wait = _seconds_until_under(limit, previous, current.total, into, window_seconds)
-            return RateLimitDecision(allowed=False, remaining=0, retry_after_seconds=wait)
-        current.unsent += 1
+        """Count one event for `key` if the estimate is under `limit` (no I/O)."""
+        self._start_flusher()
+        with self._lock:
+            key_counts = self._keys.setdefault(key, _KeyCounts(window_seconds))
+            key_counts.window_seconds = window_seconds
+            index, into = divmod(self._clock(), window_seconds)
+            current = key_counts.window(int(index))
+            previous = key_counts.windows.get(int(index) - 1, _WindowCount()).total
+            estimate = previous * (1 - into / window_seconds) + current.total
+            if estimate >= limit:
+                wait = _seconds_until_under(limit, previous, current.total, into, window_seconds)
+                return RateLimitDecision(allowed=False, remaining=0, retry_after_seconds=wait)
+            current.unsent += 1
         remaining = max(0, limit - math.ceil(estimate) - 1)
         return RateLimitDecision(allowed=True, remaining=remaining, retry_after_seconds=0)
 
-    async def flush(self) -> None:
-        """Send this loop's new counts and read back the totals of the windows that still
-        count; forget the others."""
-        counts = self._loop_counts()
-        async with counts.flushing:
-            await self._exchange(counts.keys)
+    def flush(self) -> None:
+        """Send the new counts and read back the totals of the windows that still count;
+        forget the others. Counts stay unsent when Redis cannot be reached."""
+        with self._flushing:
+            exchanged = self._to_exchange()
+            if not exchanged:
+                return
+            pipeline = self._client.pipeline(transaction=False)
+            for redis_key, window_seconds, _, sent in exchanged:
+                pipeline.incrby(redis_key, sent)
+                pipeline.expire(redis_key, 2 * window_seconds)
+            results = pipeline.execute()
+            with self._lock:
+                for (_, _, window, sent), total in zip(exchanged, results[::2], strict=True):
+                    window.unsent -= sent  # what was counted meanwhile stays unsent
+                    window.shared = int(total)
 
-    async def _exchange(self, counts: dict[str, _KeyCounts]) -> None:
+    def _to_exchange(self) -> list[tuple[str, int, _WindowCount, int]]:
+        """(Redis key, window length, window, count to send) of every window that still
+        counts, or holds counts not sent yet; the others are forgotten."""
         now = self._clock()
-        exchanged: list[tuple[_WindowCount, int]] = []
-        pipeline = self._client().pipeline(transaction=False)
-        for key, key_counts in list(counts.items()):
-            oldest_counting = int(now // key_counts.window_seconds) - 1
-            for index, window in list(key_counts.windows.items()):
-                if index < oldest_counting and not window.unsent:
-                    del key_counts.windows[index]
-                    continue
-                redis_key = f"{self._prefix}{key}:{index}"
-                pipeline.incrby(redis_key, window.unsent)
-                pipeline.expire(redis_key, 2 * key_counts.window_seconds)
-                exchanged.append((window, window.unsent))
-            if not key_counts.windows:
-                del counts[key]
-        if not exchanged:
-            return
-        results = await pipeline.execute()
-        for (window, sent), total in zip(exchanged, results[::2], strict=True):
-            window.unsent -= sent  # what was counted while the pipeline ran stays unsent
-            window.shared = int(total)
-
-    def _loop_counts(self) -> _LoopCounts:
-        loop = asyncio.get_running_loop()
+        exchanged = []
         with self._lock:
-            counts = self._loops.get(loop)
-            if counts is None:
-                counts = self._loops[loop] = _LoopCounts()
-            if counts.flusher is None or counts.flusher.done():
-                counts.flusher = loop.create_task(self._flush_forever(), name="rate-limit-flush")
-        return counts
+            for key, key_counts in list(self._keys.items()):
+                oldest_counting = int(now // key_counts.window_seconds) - 1
+                for index, window in list(key_counts.windows.items()):
+                    if index < oldest_counting and not window.unsent:
+                        del key_counts.windows[index]
+                        continue
+                    redis_key = f"{self._prefix}{key}:{index}"
+                    exchanged.append((redis_key, key_counts.window_seconds, window, window.unsent))
+                if not key_counts.windows:
+                    del self._keys[key]
+        return exchanged
 
-    async def _flush_forever(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            try:
-                await self.flush()
-            except (redis.RedisError, OSError) as exc:
-                logger.warning("rate limit counts not shared", extra={"error": str(exc)})
+    def _start_flusher(self) -> None:
+        if self._flusher is not None:
+            return
+        with self._lock:
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=_flush_forever,
+                    args=(weakref.ref(self),),
+                    name="rate-limit-flush",
+                    daemon=True,
+                )
+                self._flusher.start()
+
+
+def _flush_forever(limiter_ref: "weakref.ref[BatchedRateLimiter]") -> None:
+    """Until the limiter is gone (never, for the process's own)."""
+    while True:
+        time.sleep(FLUSH_SECONDS)
+        limiter = limiter_ref()
+        if limiter is None:
+            return
+        try:
+            limiter.flush()
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("rate limit counts not shared", extra={"error": str(exc)})
+        del limiter
 
 
 def _seconds_until_under(
@@ -161,7 +163,7 @@ def _seconds_until_under(
 
 @lru_cache
 def _batched_limiter(url: str) -> BatchedRateLimiter:
-    return BatchedRateLimiter(lambda: get_async_redis(url))
+    return BatchedRateLimiter(get_redis(url))
 
 
 def get_batched_rate_limiter(settings: Settings) -> HitCounter:
