@@ -13,6 +13,7 @@ from app.api.openapi import install_openapi, operation_id
 from app.api.router import API_V1_PREFIX, api_router
 from app.api.routes import ops, viewer_page
 from app.core.config import Settings, get_settings
+from app.core.database import get_session_factory
 from app.core.logging import configure_logging
 from app.core.storage import build_storage
 from app.middleware.media_cors import MediaCorsMiddleware
@@ -125,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.storage = build_storage(settings)
+    # Units of work of their own (`SessionFactoryDep`; the manifest reads it directly).
+    app.state.sessions = get_session_factory()
     app.state.metrics = RequestMetrics(CollectorRegistry())
 
     register_exception_handlers(app)

@@ -41,7 +41,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Connection, Engine  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from app.api.deps import get_db, get_session_factory_dep  # noqa: E402
+from app.api.deps import get_db  # noqa: E402
 from app.core.batched_rate_limit import _batched_limiter  # noqa: E402
 from app.core.config import Settings, get_settings  # noqa: E402
 from app.core.database import get_engine, session_scope  # noqa: E402
@@ -115,7 +115,7 @@ def app_on_test_transaction(settings: Settings, session_factory: sessionmaker[Se
             yield session
 
     app.dependency_overrides[get_db] = test_db
-    app.dependency_overrides[get_session_factory_dep] = lambda: session_factory
+    app.state.sessions = session_factory
     return app
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.openapi import raises
 from app.core.config import Settings
-from app.core.database import get_session_factory, session_scope
+from app.core.database import session_scope
 from app.core.exceptions import (
     AuthenticationError,
     NotFoundError,
@@ -76,10 +76,11 @@ async def get_storage_dep(request: Request) -> StorageProvider:
     return storage
 
 
-async def get_session_factory_dep() -> sessionmaker[Session]:
+async def get_session_factory_dep(request: Request) -> sessionmaker[Session]:
     """For routes that work in several short units instead of one request transaction
     (a streamed upload must not hold a connection while the bytes flow)."""
-    return get_session_factory()
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    return sessions
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

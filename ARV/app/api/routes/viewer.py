@@ -6,10 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from app.api.delivery import Validators
-from app.api.deps import DbSession, SessionFactoryDep, SettingsDep
+from app.api.deps import DbSession, SettingsDep
 from app.api.openapi import raises
 from app.api.rate_limits import VIEWER_RULE, limit_per_ip
-from app.core.config import Settings
 from app.core.exceptions import NotFoundError, RateLimitedError, ServiceUnavailableError
 from app.models.ar_content import PUBLIC_ID_LENGTH
 from app.schemas.video_analytics import BatchResult, PlaybackBatch
@@ -61,16 +60,16 @@ def report_events(body: PlaybackBatch, db: DbSession, settings: SettingsDep) -> 
     },
 )
 @raises(NotFoundError, RateLimitedError, ServiceUnavailableError)
-async def read_manifest(
-    public_id: ManifestPublicId, request: Request, sessions: SessionFactoryDep
-) -> Response:
-    # The hot path: every phone scanning a print asks for this. It reads the settings and
-    # storage from the app and counts the rate limit itself: each dependency FastAPI solves
-    # costs a few percent of what a process serves (ARV/docs/viewer.md#throughput).
-    settings: Settings = request.app.state.settings
-    await _limit_manifest(settings, request)
-    storage = request.app.state.storage
-    served = await viewer_service.served_manifest(sessions, storage, settings, public_id)
+async def read_manifest(public_id: ManifestPublicId, request: Request) -> Response:
+    # The hot path: every phone scanning a print asks for this. It reads the settings,
+    # storage and session factory from the app and counts the rate limit itself, with no
+    # dependency to solve: each one costs a few percent of what a process serves
+    # (ARV/docs/viewer.md#throughput).
+    state = request.app.state
+    await _limit_manifest(state.settings, request)
+    served = await viewer_service.served_manifest(
+        state.sessions, state.storage, state.settings, public_id
+    )
     validators = Validators(served.etag)
     headers = {
         **validators.headers(),
