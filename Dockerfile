@@ -51,7 +51,7 @@ RUN npm_config_build_from_source=true npm_config_nodedir=/usr/local \
 FROM ${PYTHON_IMAGE} AS runtime
 
 # ffmpeg/ffprobe for the media pipeline, curl for health checks, DejaVu fonts
-# for the printable marker sheets (Latin and Cyrillic titles), and the
+# for the printable marker sheets and the invoices (Latin and Cyrillic), and the
 # libraries the compiled canvas module links against.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ffmpeg curl fonts-dejavu-core \

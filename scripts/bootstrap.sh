@@ -40,7 +40,8 @@ install_system_packages() {
   local missing=()
   # The media pipeline runs both; Debian's ffmpeg package ships ffprobe too.
   { command -v ffmpeg && command -v ffprobe; } >/dev/null || missing+=(ffmpeg)
-  # The printable marker sheet writes titles in Latin and Cyrillic with DejaVu Sans.
+  # DejaVu Sans: the printable marker sheet writes titles in Latin and Cyrillic with it,
+  # and invoice PDFs embed it (services/invoice_pdf.py).
   mapfile -t -O "${#missing[@]}" missing < <(missing_debian_packages fonts-dejavu-core)
   if [ "$mode" = test ]; then
     have_postgres_server || missing+=(postgresql)

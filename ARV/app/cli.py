@@ -9,9 +9,9 @@ import sys
 from app.core.config import get_settings
 from app.core.database import session_scope
 from app.core.exceptions import AppError
+from app.models.company import Plan
 from app.services.admin_service import AdminService, PlatformActor
 from app.services.context import RequestMeta
-from app.services.plans import PLANS
 from app.services.user_service import UserService
 
 DEMO_ADMIN_EMAIL = "admin@arvlite.local"
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         "set-plan", help="put a company on a plan (recorded in its audit log)"
     )
     plan_command.add_argument("company", help="the company's id or slug")
-    plan_command.add_argument("plan", help=f"one of: {', '.join(PLANS)}")
+    plan_command.add_argument("plan", help=f"one of: {', '.join(Plan)}")
     args = parser.parse_args(argv)
     try:
         if args.command == "create-demo-admin":

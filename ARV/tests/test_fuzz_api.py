@@ -344,6 +344,7 @@ def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
         "message_id": str(dead_letter.id),
         "public_id": kept.public_id,
         "product_id": str(on_sale.id),
+        "plan_code": "pro",
     }
 
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.api.routes import (
     admin,
+    admin_billing,
     ar_contents,
     auth,
     catalogue,
@@ -52,3 +53,4 @@ api_router.include_router(catalogue.router)
 api_router.include_router(orders.router)
 api_router.include_router(payments.router)
 api_router.include_router(admin.router)
+api_router.include_router(admin_billing.router)

@@ -11,6 +11,7 @@ from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -184,6 +185,20 @@ class Settings(BaseSettings):
     # A payment still pending this long is read back from YooKassa by beat (a notification
     # may have been lost).
     PAYMENT_POLL_AFTER_MINUTES: int = Field(default=10, ge=1, le=1440)
+    # A renewal order for a plan is created this many days before its paid period ends.
+    RENEWAL_NOTICE_DAYS: int = Field(default=7, ge=1, le=60)
+
+    # The seller on invoices: the platform's legal details, and how to pay by bank transfer.
+    SELLER_LEGAL_NAME: str = "ARVlite"
+    SELLER_INN: str | None = None
+    SELLER_KPP: str | None = None
+    SELLER_ADDRESS: str | None = None
+    SELLER_BANK_DETAILS: str | None = None
+    # How long the download link in an "invoice ready" email works.
+    INVOICE_LINK_TTL_HOURS: int = Field(default=72, ge=1, le=168)
+    INVOICE_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=20)
+    # Invoices are dated, and numbered by year, in the seller's time zone.
+    INVOICE_TIME_ZONE: str = "Europe/Moscow"
 
     AUTH_RATE_LIMIT_PER_IP: int = Field(default=20, ge=1)
     AUTH_RATE_LIMIT_WINDOW_SECONDS: int = Field(default=60, ge=1)
@@ -200,6 +215,15 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("INVOICE_TIME_ZONE")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError) as error:
+            raise ValueError(f"{value!r} is not an IANA time zone") from error
         return value
 
     @field_validator("YOOKASSA_WEBHOOK_NETWORKS", mode="before")
@@ -230,6 +254,10 @@ class Settings(BaseSettings):
         "SMTP_PORT",
         "SMTP_USERNAME",
         "SMTP_PASSWORD",
+        "SELLER_INN",
+        "SELLER_KPP",
+        "SELLER_ADDRESS",
+        "SELLER_BANK_DETAILS",
         mode="before",
     )
     @classmethod

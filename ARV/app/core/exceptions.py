@@ -701,7 +701,8 @@ class ProductUnavailableError(ValidationFailedError):
 
 class OrderInvalidError(ValidationFailedError):
     """An order that cannot be placed as asked: two plans, a plan ordered more than once, the
-    same product on two lines (`details` says which)."""
+    same product on two lines, products priced with VAT beside products priced without it
+    (`details.reason` says which)."""
 
     code = "order_invalid"
 
@@ -737,3 +738,32 @@ class WebhookSourceRefusedError(AppError):
     status = HTTPStatus.FORBIDDEN
     code = "webhook_source_refused"
     default_message = "Notifications are accepted only from the provider's networks."
+
+
+class InvoiceNotReadyError(ConflictError):
+    """The invoice's PDF is still being made, or making it failed (`details.status`,
+    `details.reason`)."""
+
+    code = "invoice_not_ready"
+    default_message = "The invoice's PDF is not ready."
+
+
+class RefundInvalidError(ValidationFailedError):
+    """A refund that cannot be made as asked: more than was paid and not yet refunded, or
+    nothing (`details` says which)."""
+
+    code = "refund_invalid"
+
+
+class PaymentAmountMismatchError(ValidationFailedError):
+    """A bank transfer recorded for another amount than the order's total
+    (`details.expected_kopecks`)."""
+
+    code = "payment_amount_mismatch"
+
+
+class InvoiceNotFailedError(ConflictError):
+    """Only an invoice whose PDF failed is made again (`details.status`)."""
+
+    code = "invoice_not_failed"
+    default_message = "This invoice's PDF did not fail; there is nothing to retry."

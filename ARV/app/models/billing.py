@@ -1,12 +1,24 @@
-"""What companies can buy and what they ordered: the catalogue of products with their
-prices, and orders with their lines and timeline. Money is in kopecks
+"""What companies can buy and what they ordered: the plans and their limits, the catalogue
+of products with their prices, orders with their lines and timeline, payments, refunds,
+what a paid order gave the company (entitlements) and invoices. Money is in kopecks
 (integer minor units) throughout. See ARV/docs/payments.md."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    or_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.audit import ActorKind
@@ -19,9 +31,37 @@ from app.models.base import (
     string_enum,
 )
 from app.models.company import Plan
+from app.models.lease import Leased, LeaseStates
 from app.utils.clock import utcnow
 
 CURRENCY = "RUB"
+
+
+class Feature(StrEnum):
+    """What a plan may include beyond its limits."""
+
+    HLS = "hls"
+    ANALYTICS = "analytics"
+    CUSTOM_BRANDING = "custom_branding"
+
+
+class PlanDefinition(UUIDPrimaryKey, Timestamped, Base):
+    """A plan's limits and features, kept as data so that platform admins change them
+    without a release. The plan codes themselves are `Plan`, which the database checks."""
+
+    __tablename__ = "plans"
+
+    code: Mapped[Plan] = mapped_column(string_enum(Plan, "plan_code", length=32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    max_members: Mapped[int]
+    storage_bytes: Mapped[int] = mapped_column(BigInteger)
+    max_ar_contents: Mapped[int]
+    max_file_bytes: Mapped[int] = mapped_column(BigInteger)
+    max_video_seconds: Mapped[int]
+    # The largest short side accepted (1080 for Full HD, 2160 for 4K).
+    max_video_short_side: Mapped[int]
+    # `Feature` values.
+    features: Mapped[list[str]] = mapped_column(JSON)
 
 
 class ProductKind(StrEnum):
@@ -98,7 +138,10 @@ class Product(UUIDPrimaryKey, Timestamped, Base):
 
 class Order(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("company_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("company_id", "idempotency_key"),
+        CheckConstraint("refunded_kopecks <= paid_kopecks", name="refunds_within_paid"),
+    )
 
     status: Mapped[OrderStatus] = mapped_column(
         string_enum(OrderStatus, "order_status", 32), default=OrderStatus.DRAFT, index=True
@@ -173,6 +216,8 @@ class OrderEvent(UUIDPrimaryKey, TenantOwned, Base):
 
 class PaymentProvider(StrEnum):
     YOOKASSA = "yookassa"
+    # Paid by the company's bank against the invoice; a platform admin records it.
+    BANK_TRANSFER = "bank_transfer"
 
 
 class PaymentStatus(StrEnum):
@@ -205,6 +250,12 @@ class Payment(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
     confirmation_url: Mapped[str | None] = mapped_column(Text)
     # Why the payment needs a person: paid for an order cancelled meanwhile, for example.
     flagged: Mapped[str | None] = mapped_column(Text)
+    # A bank transfer, as the platform admin who saw it arrive recorded it.
+    paid_on: Mapped[date | None]
+    reference: Mapped[str | None] = mapped_column(String(200))
+    recorded_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
 
 
 class ProcessedPaymentEvent(UUIDPrimaryKey, Base):
@@ -237,3 +288,99 @@ class Refund(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16))
     amount_kopecks: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text)
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # What the refund took back from the company, and what it could not.
+    reversed: Mapped[str | None] = mapped_column(Text)
+    not_reversed: Mapped[str | None] = mapped_column(Text)
+
+
+class EntitlementKind(StrEnum):
+    PLAN = "plan"
+    STORAGE = "storage"
+    CONTENTS = "contents"
+
+
+class Entitlement(UUIDPrimaryKey, TenantOwned, Timestamped, Base):
+    """What one line of a paid order gave the company, for how long: a plan for a period,
+    storage bytes or AR contents on top of the plan. One per order line, so an order is
+    fulfilled once however often its payment is reported."""
+
+    __tablename__ = "entitlements"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    order_line_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("order_lines.id", ondelete="CASCADE"), unique=True
+    )
+    kind: Mapped[EntitlementKind] = mapped_column(
+        string_enum(EntitlementKind, "entitlement_kind", 16)
+    )
+    plan_code: Mapped[Plan | None] = mapped_column(string_enum(Plan, "plan_code", length=32))
+    # Bytes of storage or AR contents, the line's quantity included.
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # None: for good (an add-on bought once).
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The order created ahead of `ends_at` for the owner to renew with.
+    renewal_order_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL")
+    )
+
+    @classmethod
+    def in_force(cls, now: datetime) -> tuple[ColumnElement[bool], ...]:
+        return (
+            cls.starts_at <= now,
+            or_(cls.ends_at.is_(None), cls.ends_at > now),
+            cls.revoked_at.is_(None),
+        )
+
+
+class InvoiceCounter(UUIDPrimaryKey, TenantOwned, Base):
+    """The last invoice number a company used in a year. Taken by an upsert that holds the
+    row locked until the order's transaction ends: numbers come without gaps (a rolled-back
+    order gives its number back) and never twice."""
+
+    __tablename__ = "invoice_counters"
+    __table_args__ = (UniqueConstraint("company_id", "year"),)
+
+    year: Mapped[int]
+    last_number: Mapped[int]
+
+
+class InvoiceStatus(StrEnum):
+    PENDING = "pending"
+    RENDERING = "rendering"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class Invoice(UUIDPrimaryKey, TenantOwned, Timestamped, Leased, Base):
+    """An order's invoice: numbered when issued, its PDF rendered and stored by a task.
+    `details` keeps the seller's and buyer's details as they were at issue."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("company_id", "year", "sequence"),)
+    lease_states = LeaseStates(
+        waiting=InvoiceStatus.PENDING,
+        held=InvoiceStatus.RENDERING,
+        done=InvoiceStatus.READY,
+        failed=InvoiceStatus.FAILED,
+    )
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), unique=True
+    )
+    year: Mapped[int]
+    sequence: Mapped[int]
+    number: Mapped[str] = mapped_column(String(32))
+    issued_on: Mapped[date]
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[InvoiceStatus] = mapped_column(
+        string_enum(InvoiceStatus, "invoice_status"), default=InvoiceStatus.PENDING
+    )
+    storage_key: Mapped[str | None] = mapped_column(String(512))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)

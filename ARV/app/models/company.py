@@ -22,7 +22,7 @@ ROLE_TYPE = string_enum(Role, "role")
 
 
 class Plan(StrEnum):
-    """The plans there are; their limits are in `app.services.plans.PLANS`. Stored checked:
+    """The plans there are; their limits are rows of `plans` (`PlanDefinition`). Stored checked:
     the database refuses any other value (adding a plan takes a migration)."""
 
     FREE = "free"

@@ -1,13 +1,16 @@
 """The catalogue and orders. Money is in kopecks (integer minor units), currency RUB."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from app.models.audit import ActorKind
 from app.models.billing import (
     BillingPeriod,
+    EntitlementKind,
+    Feature,
+    InvoiceStatus,
     OrderStatus,
     PaymentProvider,
     PaymentStatus,
@@ -91,7 +94,7 @@ class OrderCreate(RequestSchema):
     items: list[OrderItem] = Field(min_length=1, max_length=MAX_LINES)
 
 
-class OrderCancel(RequestSchema):
+class OrderNote(RequestSchema):
     reason: str | None = Field(default=None, max_length=500)
 
 
@@ -138,9 +141,77 @@ class OrderEventResponse(ResponseSchema):
 
 
 class PaymentStart(RequestSchema):
+    provider: PaymentProvider = Field(
+        default=PaymentProvider.YOOKASSA,
+        description="`yookassa`: pay by card and the other ways YooKassa offers, at "
+        "`confirmation_url`. `bank_transfer`: the order's invoice is issued to pay by bank; "
+        "the order is paid once a platform admin records the transfer.",
+    )
     return_url: HttpUrl | None = Field(
         default=None,
         description="Where YooKassa sends the payer back; YOOKASSA_RETURN_URL when left out.",
+    )
+
+
+class BankTransferRecord(RequestSchema):
+    amount_kopecks: int = Field(
+        gt=0, le=MAX_PRICE_KOPECKS, description="What arrived: the order's total."
+    )
+    paid_on: date = Field(description="The day the bank credited the transfer.")
+    reference: str = Field(
+        min_length=1, max_length=200, description="The bank's reference of the transfer."
+    )
+
+
+class RefundCreate(RequestSchema):
+    amount_kopecks: int | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_PRICE_KOPECKS,
+        description="How much to give back; all that was paid and not yet refunded when "
+        "left out. A refund of everything takes back what the order gave.",
+    )
+    reason: str = Field(min_length=1, max_length=500, description="Why, for the timeline.")
+
+
+class RefundResponse(ResponseSchema):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    payment_id: uuid.UUID
+    status: str = Field(description="`succeeded`, or `pending` while the provider works.")
+    amount_kopecks: int
+    reason: str
+    reversed: str | None = Field(description="What the refund took back from the company.")
+    not_reversed: str | None = Field(
+        description="What it could not take back (usage above the new limits is kept)."
+    )
+    created_at: datetime
+
+
+class InvoiceResponse(ResponseSchema):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    number: str = Field(description="Per company and year, without gaps: `2026-000042`.")
+    issued_on: date
+    status: InvoiceStatus = Field(description="`ready` once its PDF can be downloaded.")
+    last_error: str | None = Field(description="Why making the PDF failed, if it did.")
+    download_url: str | None = Field(
+        default=None, description="A signed link to the PDF, while `ready`."
+    )
+    download_expires_at: datetime | None = None
+
+
+class EntitlementResponse(ResponseSchema):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    kind: EntitlementKind
+    plan_code: Plan | None
+    amount: int | None = Field(description="Bytes of storage or AR contents added.")
+    starts_at: datetime
+    ends_at: datetime | None = Field(description="None: for good.")
+    revoked_at: datetime | None = Field(description="Set when a refund took it back.")
+    renewal_order_id: uuid.UUID | None = Field(
+        description="The order created ahead of `ends_at` to renew with."
     )
 
 
@@ -173,3 +244,31 @@ class YooKassaNotification(BaseModel):
 
 class NotificationResult(ResponseSchema):
     outcome: str = Field(description="`applied`, `duplicate` or `ignored`.")
+
+
+class PlanDefinitionResponse(ResponseSchema):
+    code: Plan
+    name: str
+    max_members: int
+    storage_bytes: int
+    max_ar_contents: int
+    max_file_bytes: int
+    max_video_seconds: int
+    max_video_short_side: int
+    features: list[Feature]
+    updated_at: datetime
+
+
+class PlanUpdate(RequestSchema):
+    """Only the fields sent change; companies on the plan get the new limits at once."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    max_members: int | None = Field(default=None, ge=1, le=100_000)
+    storage_bytes: int | None = Field(default=None, ge=0, le=2**53)
+    max_ar_contents: int | None = Field(default=None, ge=0, le=10_000_000)
+    max_file_bytes: int | None = Field(default=None, ge=1, le=2**53)
+    max_video_seconds: int | None = Field(default=None, ge=1, le=24 * 3600)
+    max_video_short_side: int | None = Field(
+        default=None, ge=144, le=4320, description="1080 for Full HD, 2160 for 4K."
+    )
+    features: list[Feature] | None = Field(default=None, max_length=len(Feature))

@@ -9,9 +9,10 @@ the model can import it.
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 
 from app.schemas.common import WebUrl
+from app.utils.inn import is_valid_inn
 
 HEX_COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
 HexColor = Field(default=None, pattern=HEX_COLOR_PATTERN)
@@ -46,8 +47,57 @@ class VideoDefaults(BaseModel):
     )
 
 
+class LegalDetails(BaseModel):
+    """The company as the buyer named on its invoices."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    legal_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=300,
+        description="Full legal name, e.g. `ИП Иванов Иван Иванович`.",
+    )
+    inn: str | None = Field(
+        default=None,
+        pattern=r"^(?:[0-9]{10}|[0-9]{12})$",
+        description="ИНН (INN): 10 digits for an organisation, 12 for an individual "
+        "entrepreneur; its check digits must be right.",
+    )
+    kpp: str | None = Field(
+        default=None,
+        # `[0-9]`, not `\d`: the regex engine's `\d` takes other scripts' digits too.
+        pattern=r"^[0-9]{4}[0-9A-Z]{2}[0-9]{3}$",
+        description="КПП (KPP), 9 characters: organisations only, so only with a 10-digit `inn`.",
+    )
+    address: str | None = Field(
+        default=None, min_length=1, max_length=500, description="Legal address."
+    )
+    email: EmailStr | None = Field(
+        default=None, max_length=320, description="Where invoices are sent."
+    )
+
+    @field_validator("inn")
+    @classmethod
+    def _inn_check_digits(cls, inn: str | None) -> str | None:
+        if inn is not None and not is_valid_inn(inn):
+            raise ValueError("the INN's check digits are wrong")
+        return inn
+
+    @field_validator("kpp")
+    @classmethod
+    def _kpp_only_with_an_organisation_inn(
+        cls, kpp: str | None, info: ValidationInfo
+    ) -> str | None:
+        # An INN that failed its own validation is missing here and reported already.
+        if kpp is not None and "inn" in info.data and len(info.data["inn"] or "") != 10:
+            raise ValueError("a KPP is given only with an organisation's 10-digit INN")
+        return kpp
+
+
 class CompanySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     branding: Branding = Field(default_factory=Branding)
     video_defaults: VideoDefaults = Field(default_factory=VideoDefaults)
+    legal: LegalDetails = Field(default_factory=LegalDetails)

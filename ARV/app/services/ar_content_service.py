@@ -13,7 +13,7 @@ from app.schemas.scene import SceneSettings
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.plans import limits_for
 from app.services.project_scope import ProjectScopedService
-from app.services.tenant import company_wide, lock_company
+from app.services.tenant import ScopedService, company_wide, lock_company
 
 
 class ARContentService(ProjectScopedService):
@@ -74,11 +74,8 @@ class ARContentService(ProjectScopedService):
     def _check_plan_allows_one_more(self) -> None:
         # The company row lock makes concurrent creations count one after another.
         lock_company(self.db, self.ctx.company_id)
-        company = company_wide(self, "ar_contents.plan_limit")
-        live_projects = company.scoped(Project).with_only_columns(Project.id)
-        in_use = company.scoped(ARContent).where(ARContent.project_id.in_(live_projects))
-        existing = self.db.scalar(select(func.count()).select_from(in_use.subquery())) or 0
-        limits = limits_for(self.ctx.company)
+        existing = contents_counted(company_wide(self, "ar_contents.plan_limit"))
+        limits = limits_for(self.db, self.ctx.company)
         if existing >= limits.max_ar_contents:
             raise ARContentLimitError(
                 f"The {limits.code} plan allows {limits.max_ar_contents} AR contents; "
@@ -91,3 +88,11 @@ class ARContentService(ProjectScopedService):
         if changed is not None:
             changes["changed"] = changed
         self.audit(action, "ar_content", content.id, changes)
+
+
+def contents_counted(scope: ScopedService) -> int:
+    """The AR contents that count against the plan (those of live projects) of the scope's
+    company: pass a company-wide scope."""
+    live_projects = scope.scoped(Project).with_only_columns(Project.id)
+    in_use = scope.scoped(ARContent).where(ARContent.project_id.in_(live_projects))
+    return scope.db.scalar(select(func.count()).select_from(in_use.subquery())) or 0

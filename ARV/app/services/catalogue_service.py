@@ -16,11 +16,13 @@ from app.core.exceptions import (
     ProductInvalidError,
 )
 from app.models.audit import ActorKind
-from app.models.billing import CURRENCY, Product, ProductKind
-from app.schemas.billing import ProductCreate, ProductUpdate
+from app.models.billing import CURRENCY, PlanDefinition, Product, ProductKind
+from app.models.company import Plan
+from app.schemas.billing import PlanUpdate, ProductCreate, ProductUpdate
 from app.services.audit_service import AuditService
 from app.services.context import RequestMeta
 from app.services.pagination import PageParams, ResultPage, paginate
+from app.services.plans import definition_of
 
 # What each kind must (True) or must not (False) have.
 _KIND_FIELDS: dict[ProductKind, dict[str, bool]] = {
@@ -68,7 +70,7 @@ class CatalogueAdmin(CatalogueService):
         _check_kind(body)
         product = Product(**body.model_dump())
         self._save(product, {})
-        self._audit("product.created", product, body.model_dump(mode="json"))
+        self._audit("product.created", "product", product.id, body.model_dump(mode="json"))
         return product
 
     def update(self, product_id: uuid.UUID, body: ProductUpdate) -> Product:
@@ -83,8 +85,30 @@ class CatalogueAdmin(CatalogueService):
             _check_currency(changes["currency"])
         product = self.get(product_id)
         self._save(product, changes)
-        self._audit("product.updated", product, body.model_dump(mode="json", exclude_unset=True))
+        self._audit(
+            "product.updated",
+            "product",
+            product.id,
+            body.model_dump(mode="json", exclude_unset=True),
+        )
         return product
+
+    def plans(self) -> list[PlanDefinition]:
+        return list(self.db.scalars(select(PlanDefinition).order_by(PlanDefinition.storage_bytes)))
+
+    def update_plan(self, code: Plan, body: PlanUpdate) -> PlanDefinition:
+        changes = body.model_dump(mode="json", exclude_unset=True)
+        for field, value in changes.items():
+            if value is None:
+                raise ProductInvalidError(
+                    f"{field} cannot be null; leave it out to keep it.", details={"field": field}
+                )
+        plan = definition_of(self.db, code)
+        for field, value in changes.items():
+            setattr(plan, field, sorted(set(value)) if field == "features" else value)
+        self.db.flush()
+        self._audit("plan.updated", "plan", plan.id, changes)
+        return plan
 
     def _save(self, product: Product, changes: dict[str, Any]) -> None:
         try:
@@ -98,11 +122,13 @@ class CatalogueAdmin(CatalogueService):
                 f"A product with code {product.code!r} exists.", details={"code": product.code}
             ) from error
 
-    def _audit(self, action: str, product: Product, changes: dict[str, Any]) -> None:
+    def _audit(
+        self, action: str, entity_type: str, entity_id: uuid.UUID, changes: dict[str, Any]
+    ) -> None:
         AuditService(self.db).record(
             action,
-            entity_type="product",
-            entity_id=product.id,
+            entity_type=entity_type,
+            entity_id=entity_id,
             actor_user_id=self.admin_id,
             actor_kind=ActorKind.SUPPORT,
             meta=self.meta,

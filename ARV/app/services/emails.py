@@ -54,14 +54,14 @@ class Emails:
         self._with_link("verification", "verify-email", to, language, token, ttl_hours=ttl_hours)
 
     def account_exists(self, to: str, language: Language) -> None:
-        self._queue("account_exists", to, language, forgot_url=self._forgot_url())
+        self.queue("account_exists", to, language, forgot_url=self._forgot_url())
 
     def password_reset(self, to: str, language: Language, token: str) -> None:
         ttl = self.settings.PASSWORD_RESET_TTL_MINUTES
         self._with_link("password_reset", "reset-password", to, language, token, ttl_minutes=ttl)
 
     def password_changed(self, to: str, language: Language) -> None:
-        self._queue("password_changed", to, language, forgot_url=self._forgot_url())
+        self.queue("password_changed", to, language, forgot_url=self._forgot_url())
 
     def invitation(
         self, to: str, language: Language, token: str, company_name: str, role: str
@@ -81,9 +81,10 @@ class Emails:
         self, kind: str, path: str, to: str, language: Language, token: str, **context: Any
     ) -> None:
         link = f"{self.settings.PUBLIC_BASE_URL}/{path}?token={token}"
-        self._queue(kind, to, language, link=link, token=token, **context)
+        self.queue(kind, to, language, link=link, token=token, **context)
 
-    def _queue(self, kind: str, to: str, language: Language, **context: Any) -> None:
+    def queue(self, kind: str, to: str, language: Language, **context: Any) -> None:
+        """Render the email `kind` for `to` and add it to the outbox in this transaction."""
         outbox.enqueue(
             self.db,
             self.settings,

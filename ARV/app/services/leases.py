@@ -16,8 +16,10 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.core.database import session_scope
+from app.core.task_queue import enqueue_after_commit
 from app.models.lease import Leased
 from app.utils.clock import utcnow
 
@@ -201,6 +203,18 @@ def recover_expired(db: Session, model: type[L], now: datetime) -> Recovery:
         row.lease_expires_at = None
         requeued.append((row.id, row.task_id))
     return Recovery(requeued, exhausted)
+
+
+def requeue_expired(
+    sessions: sessionmaker[Session], model: type[L], task: str, queue: str, now: datetime
+) -> Recovery:
+    """The watchdog's pass over `model`: re-send `task` for rows whose worker died, and
+    return those out of attempts for their owner to fail."""
+    with session_scope(sessions) as db:
+        recovery = recover_expired(db, model, now)
+        for row_id, task_id in recovery.requeued:
+            enqueue_after_commit(db, task, [str(row_id)], queue=queue, task_id=task_id)
+    return recovery
 
 
 def _update_held(

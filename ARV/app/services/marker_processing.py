@@ -19,7 +19,6 @@ from app.background_tasks.names import MARKER_PROCESS, QUEUE_MEDIA
 from app.core.config import Settings
 from app.core.database import session_scope
 from app.core.storage import StorageError, StorageProvider
-from app.core.task_queue import enqueue_after_commit
 from app.models.ar_content import ARContent
 from app.models.marker import Marker, MarkerStatus
 from app.models.project import Project
@@ -119,12 +118,7 @@ class MarkerProcessor:
     def recover_lost(self, now: datetime) -> dict[str, int]:
         """The watchdog: re-send markers whose worker died (their lease ran out before
         `now`), and fail those with no attempt left, with the last error."""
-        with session_scope(self.sessions) as db:
-            recovery = leases.recover_expired(db, Marker, now)
-            for marker_id, task_id in recovery.requeued:
-                enqueue_after_commit(
-                    db, MARKER_PROCESS, [str(marker_id)], queue=QUEUE_MEDIA, task_id=task_id
-                )
+        recovery = leases.requeue_expired(self.sessions, Marker, MARKER_PROCESS, QUEUE_MEDIA, now)
         failed = sum(self.give_up(marker_id) for marker_id in recovery.exhausted)
         return {"requeued": len(recovery.requeued), "failed": failed}
 

@@ -265,7 +265,7 @@ def ensure_seat_available(
     invitations cannot promise more seats than the plan has."""
     # Lock the company row: concurrent invitations queue here instead of both passing.
     lock_company(db, company.id)
-    limits = limits_for(company)
+    limits = limits_for(db, company)
     used = (
         db.scalar(
             select(func.count()).select_from(Membership).where(Membership.company_id == company.id)

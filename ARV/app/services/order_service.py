@@ -16,12 +16,22 @@ from app.core.exceptions import (
     OrderInvalidError,
     ProductUnavailableError,
 )
-from app.models.billing import Order, OrderEvent, OrderLine, OrderStatus, Product, ProductKind
+from app.models.billing import (
+    Entitlement,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Product,
+    ProductKind,
+    Refund,
+)
 from app.schemas.billing import OrderCreate, OrderItem
 from app.services import order_states
 from app.services.order_totals import line_amounts, order_amounts
 from app.services.pagination import PageParams, ResultPage, paginate
 from app.services.tenant import TenantService
+from app.utils.clock import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +100,22 @@ class OrderService(TenantService):
         )
         return list(self.db.scalars(statement))
 
+    def refunds(self, order_id: uuid.UUID) -> list[Refund]:
+        self.get(order_id)
+        statement = (
+            self.scoped(Refund)
+            .where(Refund.order_id == order_id)
+            .order_by(Refund.created_at, Refund.id)
+        )
+        return list(self.db.scalars(statement))
+
+    def entitlements(self, in_force_only: bool, params: PageParams) -> ResultPage[Entitlement]:
+        """What paid orders gave the company, the latest first."""
+        statement = self.scoped(Entitlement).order_by(Entitlement.starts_at.desc(), Entitlement.id)
+        if in_force_only:
+            statement = statement.where(*Entitlement.in_force(utcnow()))
+        return paginate(self.db, statement, params)
+
     def cancel(self, order_id: uuid.UUID, reason: str | None) -> Order:
         order = self.get(order_id, for_update=True)
         order_states.move(self.db, order, OrderStatus.CANCELLED, self.ctx, reason or "cancelled")
@@ -104,29 +130,13 @@ class OrderService(TenantService):
 
     def _new_order(self, body: OrderCreate, idempotency_key: str | None, digest: str) -> Order:
         products = self._products(body.items)
-        lines = [
-            _line(position, products[item.product_id], item.quantity)
-            for position, item in enumerate(body.items)
-        ]
-        amounts = order_amounts(
-            line_amounts(line.unit_price_kopecks, line.quantity, line.vat_rate, line.vat_included)
-            for line in lines
-        )
-        order = Order(
-            id=uuid.uuid4(),
-            company_id=self.ctx.company_id,
-            status=OrderStatus.DRAFT,
-            net_kopecks=amounts.net_kopecks,
-            vat_kopecks=amounts.vat_kopecks,
-            total_kopecks=amounts.total_kopecks,
-            idempotency_key=idempotency_key,
-            request_digest=digest,
+        return new_order(
+            self.ctx.company_id,
+            [(products[item.product_id], item.quantity) for item in body.items],
             created_by_id=self.ctx.user.id,
-            lines=lines,
+            idempotency_key=idempotency_key,
+            digest=digest,
         )
-        for line in lines:
-            line.company_id = order.company_id
-        return order
 
     def _products(self, items: list[OrderItem]) -> dict[uuid.UUID, Product]:
         ids = [item.product_id for item in items]
@@ -149,7 +159,47 @@ class OrderService(TenantService):
             raise OrderInvalidError(
                 "An order holds one plan at most.", details={"reason": "several_plans"}
             )
+        if len({product.vat_included for product in found.values()}) > 1:
+            # Its invoice states VAT one way for the whole document.
+            raise OrderInvalidError(
+                "Products priced with VAT and products priced without it are ordered apart.",
+                details={"reason": "mixed_vat_modes"},
+            )
         return found
+
+
+def new_order(
+    company_id: uuid.UUID,
+    items: list[tuple[Product, int]],
+    *,
+    created_by_id: uuid.UUID | None,
+    idempotency_key: str | None,
+    digest: str | None,
+) -> Order:
+    """A draft order of `items` (product, quantity), each line priced as the catalogue
+    says now."""
+    lines = [
+        _line(position, product, quantity) for position, (product, quantity) in enumerate(items)
+    ]
+    amounts = order_amounts(
+        line_amounts(line.unit_price_kopecks, line.quantity, line.vat_rate, line.vat_included)
+        for line in lines
+    )
+    order = Order(
+        id=uuid.uuid4(),
+        company_id=company_id,
+        status=OrderStatus.DRAFT,
+        net_kopecks=amounts.net_kopecks,
+        vat_kopecks=amounts.vat_kopecks,
+        total_kopecks=amounts.total_kopecks,
+        idempotency_key=idempotency_key,
+        request_digest=digest,
+        created_by_id=created_by_id,
+        lines=lines,
+    )
+    for line in lines:
+        line.company_id = company_id
+    return order
 
 
 def _line(position: int, product: Product, quantity: int) -> OrderLine:

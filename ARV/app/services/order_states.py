@@ -1,14 +1,28 @@
 """The order state machine: which state may follow which, and the one function that moves an
 order, recording each step in its timeline. See ARV/docs/payments.md#states."""
 
+import uuid
+from typing import Protocol
+
 from sqlalchemy.orm import Session
 
 from app.core.exceptions import OrderInvalidTransitionError
+from app.models.audit import ActorKind
 from app.models.billing import Order, OrderEvent, OrderStatus
-from app.services.context import CompanyContext, SystemActor
 
-# Who moves orders: members, and the system (tasks, verified webhooks). Never the public.
-OrderActor = CompanyContext | SystemActor
+
+class OrderActor(Protocol):
+    """Who moves orders: members (`CompanyContext`), the system (tasks, verified webhooks:
+    `SystemActor`) and platform admins (`PlatformActor`: a bank transfer recorded, a
+    refund). Never the public."""
+
+    @property
+    def kind(self) -> ActorKind: ...
+
+    @property
+    def user_id(self) -> uuid.UUID | None: ...
+
+
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.DRAFT: frozenset({S.PENDING_PAYMENT, S.CANCELLED}),

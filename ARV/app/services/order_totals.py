@@ -5,6 +5,7 @@ computed."""
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.core.exceptions import RefundInvalidError
 from app.models.billing import VatRate
 
 
@@ -48,3 +49,22 @@ def order_amounts(lines: Iterable[Amounts]) -> Amounts:
 def _divide_half_up(numerator: int, denominator: int) -> int:
     """numerator / denominator rounded to the nearest integer, halves up (both >= 0)."""
     return (2 * numerator + denominator) // (2 * denominator)
+
+
+def refund_amount(paid_kopecks: int, refunded_kopecks: int, asked_kopecks: int | None) -> int:
+    """What a refund gives back: `asked_kopecks`, or everything not yet refunded when None.
+    Refuses nothing, and more than was paid and not yet refunded, so the refunds of an
+    order never add up to more than it was paid."""
+    refundable = paid_kopecks - refunded_kopecks
+    amount = refundable if asked_kopecks is None else asked_kopecks
+    if refundable <= 0:
+        raise RefundInvalidError(
+            "Everything paid for this order was refunded already.",
+            details={"reason": "nothing_to_refund", "refundable_kopecks": 0},
+        )
+    if not 0 < amount <= refundable:
+        raise RefundInvalidError(
+            f"At most {refundable} kopecks can be refunded for this order.",
+            details={"reason": "over_refundable", "refundable_kopecks": refundable},
+        )
+    return amount

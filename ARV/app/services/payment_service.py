@@ -1,13 +1,15 @@
-"""Paying orders through YooKassa: starting a payment for an order (the order then waits
-for it), and acting on YooKassa's notifications, trusting nothing in them but the payment
-id: the payment is read back from the API, must name our order and its amount, and each
-(payment, event, status) is acted on once, with the order's row locked. See
-ARV/docs/payments.md#payments."""
+"""Paying orders: starting a payment for an order (the order then waits for it) through
+YooKassa or by bank transfer against an invoice; acting on YooKassa's notifications,
+trusting nothing in them but the payment id (the payment is read back from the API, must
+name our order and its amount, and each (payment, event, status) is acted on once, with
+the order's row locked); recording a bank transfer a platform admin saw arrive. A payment
+that pays an order fulfils it in the same transaction. See ARV/docs/payments.md#payments."""
 
 import ipaddress
 import logging
 import uuid
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import func, select
@@ -16,7 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.core.exceptions import (
+    EmailNotVerifiedError,
+    NotFoundError,
     OrderInvalidError,
+    OrderInvalidTransitionError,
+    PaymentAmountMismatchError,
     PaymentProviderError,
     WebhookSourceRefusedError,
 )
@@ -30,8 +36,10 @@ from app.models.billing import (
     ProcessedPaymentEvent,
     Refund,
 )
-from app.services import order_states
+from app.services import fulfilment, invoice_service, order_states
+from app.services.billing_notices import BillingNotices
 from app.services.context import SystemActor
+from app.services.order_states import OrderActor
 from app.services.tenant import (
     ScopedService,
     SettingsTenantService,
@@ -39,32 +47,59 @@ from app.services.tenant import (
     system_scope,
 )
 from app.services.yookassa import ProviderPayment, YooKassaClient
+from app.utils.clock import utcnow
 
 logger = logging.getLogger(__name__)
 OPEN_ORDER = (OrderStatus.DRAFT, OrderStatus.PAYMENT_FAILED)
 
 
 class PaymentService(SettingsTenantService):
-    def start(self, order_id: uuid.UUID, return_url: str | None) -> Payment:
-        """The payment the payer is sent to. Asking again while it is open answers the same
-        one; a retry after a failure reuses the attempt's key, so YooKassa answers the
-        payment it may already have created instead of a second one."""
+    def start(
+        self, order_id: uuid.UUID, provider: PaymentProvider, return_url: str | None
+    ) -> Payment:
+        """The payment the payer is sent to (YooKassa), or the invoice to pay (a bank
+        transfer). Asking again while it is open answers the same one; choosing the other
+        way while one is open replaces an open bank transfer. A retry after a failure
+        reuses the attempt's key, so YooKassa answers the payment it may already have
+        created instead of a second one."""
+        if not self.ctx.user.is_verified:
+            raise EmailNotVerifiedError("Confirm your email address before paying.")
         order = self.get_owned(Order, order_id, "Order", for_update=True)
-        if order.status is OrderStatus.PENDING_PAYMENT:
-            open_payment = self._latest(order)
-            if open_payment is not None and open_payment.status is PaymentStatus.PENDING:
+        open_payment = self._latest(order)
+        if open_payment is not None and open_payment.status is not PaymentStatus.PENDING:
+            open_payment = None
+        if order.status is OrderStatus.PENDING_PAYMENT and open_payment is not None:
+            if open_payment.provider is provider:
                 return open_payment
+            if open_payment.provider is PaymentProvider.BANK_TRANSFER:
+                open_payment.status = PaymentStatus.CANCELED
         if order.total_kopecks <= 0:
             raise OrderInvalidError("This order has nothing to pay.", details={"reason": "free"})
-        order_states.move(self.db, order, OrderStatus.PENDING_PAYMENT, self.ctx, "payment started")
-        attempt = self._attempts(order)
+        if order.status is not OrderStatus.PENDING_PAYMENT:
+            reason = f"payment started: {provider.value}"
+            order_states.move(self.db, order, OrderStatus.PENDING_PAYMENT, self.ctx, reason)
         payment = Payment(
             company_id=order.company_id,
             order_id=order.id,
-            provider=PaymentProvider.YOOKASSA,
-            idempotence_key=f"{order.id}-{attempt}",
+            provider=provider,
+            idempotence_key=f"{order.id}-{self._attempts(order)}",
             amount_kopecks=order.total_kopecks,
         )
+        if provider is PaymentProvider.YOOKASSA:
+            self._create_at_yookassa(order, payment, return_url)
+        else:
+            invoice_service.issue(self, self.settings, order, utcnow())
+        self.db.add(payment)
+        self.db.flush()
+        self.audit(
+            "payment.started",
+            "payment",
+            payment.id,
+            {"order_id": str(order.id), "provider": provider.value},
+        )
+        return payment
+
+    def _create_at_yookassa(self, order: Order, payment: Payment, return_url: str | None) -> None:
         answer = YooKassaClient(self.settings).create_payment(
             order,
             self.ctx.user.email,
@@ -74,10 +109,6 @@ class PaymentService(SettingsTenantService):
         payment.provider_payment_id = answer.id
         payment.status = answer.status
         payment.confirmation_url = answer.confirmation_url
-        self.db.add(payment)
-        self.db.flush()
-        self.audit("payment.started", "payment", payment.id, {"order_id": str(order.id)})
-        return payment
 
     def _latest(self, order: Order) -> Payment | None:
         latest: Payment | None = self.db.scalar(
@@ -109,10 +140,12 @@ def handle_notification(
     "look again")."""
     _check_source(settings, client_ip)
     client = YooKassaClient(settings)
-    return act_on(db, client, client.get_payment(payment_id), event)
+    return act_on(db, settings, client, client.get_payment(payment_id), event)
 
 
-def act_on(db: Session, client: YooKassaClient, fetched: ProviderPayment, event: str) -> Outcome:
+def act_on(
+    db: Session, settings: Settings, client: YooKassaClient, fetched: ProviderPayment, event: str
+) -> Outcome:
     """Act once on `fetched` (a payment as YooKassa reports it now), for `event`."""
     # The one read before a scope: the payment is how a notification learns its company.
     row_id = db.scalar(select(Payment.id).where(Payment.provider_payment_id == fetched.id))
@@ -128,7 +161,7 @@ def act_on(db: Session, client: YooKassaClient, fetched: ProviderPayment, event:
     order = scope.get_owned(Order, payment.order_id, "Order", for_update=True)
     if not _first_time(db, fetched, event):
         return Outcome.DUPLICATE
-    _apply(scope, client, order, payment, fetched)
+    _apply(scope, settings, client, order, payment, fetched)
     return Outcome.APPLIED
 
 
@@ -156,7 +189,8 @@ def poll_pending(sessions: sessionmaker[Session], settings: Settings, now: datet
                 logger.warning("payment not polled", extra={"id": provider_payment_id})
                 continue
             if fetched.status is not PaymentStatus.PENDING:
-                acted += act_on(scope.db, client, fetched, POLL_EVENT) is Outcome.APPLIED
+                outcome = act_on(scope.db, settings, client, fetched, POLL_EVENT)
+                acted += outcome is Outcome.APPLIED
         return acted
 
     companies = select(Payment.company_id).where(*waiting)
@@ -196,6 +230,7 @@ def _first_time(db: Session, fetched: ProviderPayment, event: str) -> bool:
 
 def _apply(
     scope: ScopedService,
+    settings: Settings,
     client: YooKassaClient,
     order: Order,
     payment: Payment,
@@ -208,23 +243,105 @@ def _apply(
     if counted:
         return  # a later event of a payment already counted (out of order, or another name)
     if fetched.status is PaymentStatus.SUCCEEDED:
-        _succeeded(scope.db, client, order, payment, actor)
+        if order.status in OPEN_OR_WAITING:
+            paid = f"paid through YooKassa {payment.provider_payment_id}"
+            pay(scope, settings, order, payment, actor, paid)
+        else:
+            _refund_at_once(scope.db, client, order, payment)
     elif fetched.status is PaymentStatus.CANCELED and order.status is OrderStatus.PENDING_PAYMENT:
-        reason = f"payment canceled: {fetched.cancellation_reason or 'no reason given'}"
-        order_states.move(scope.db, order, OrderStatus.PAYMENT_FAILED, actor, reason)
+        reason = fetched.cancellation_reason or "no reason given"
+        order_states.move(
+            scope.db, order, OrderStatus.PAYMENT_FAILED, actor, f"payment canceled: {reason}"
+        )
+        BillingNotices(scope.db, settings).payment_failed(order, reason)
 
 
-def _succeeded(
-    db: Session, client: YooKassaClient, order: Order, payment: Payment, actor: SystemActor
+OPEN_OR_WAITING = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED)
+
+
+def pay(
+    scope: ScopedService,
+    settings: Settings,
+    order: Order,
+    payment: Payment,
+    actor: OrderActor,
+    reason: str,
 ) -> None:
-    if order.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED):
-        if order.status is OrderStatus.PAYMENT_FAILED:
-            order_states.move(db, order, OrderStatus.PENDING_PAYMENT, actor, "a payment went on")
-        paid = f"paid through YooKassa {payment.provider_payment_id}"
-        order_states.move(db, order, OrderStatus.PAID, actor, paid)
-        order.paid_kopecks += payment.amount_kopecks
-        return
-    # Paid for an order cancelled meanwhile, or paid twice: the money goes back at once.
+    """`payment` pays `order` (locked by the caller): the order is paid, fulfilled, gets its
+    invoice if it had none, and its owners are told, all in this transaction."""
+    if order.status is OrderStatus.PAYMENT_FAILED:
+        order_states.move(scope.db, order, OrderStatus.PENDING_PAYMENT, actor, "a payment went on")
+    order_states.move(scope.db, order, OrderStatus.PAID, actor, reason)
+    order.paid_kopecks += payment.amount_kopecks
+    _cancel_open_transfers(scope, order)
+    now = utcnow()
+    fulfilment.fulfil(scope, order, actor, now)
+    invoice_service.issue(scope, settings, order, now)
+    BillingNotices(scope.db, settings).order_paid(order)
+
+
+def _cancel_open_transfers(scope: ScopedService, order: Order) -> None:
+    """An order paid another way waits for no bank transfer any more."""
+    waiting = scope.scoped(Payment).where(
+        Payment.order_id == order.id,
+        Payment.provider == PaymentProvider.BANK_TRANSFER,
+        Payment.status == PaymentStatus.PENDING,
+    )
+    for transfer in scope.db.scalars(waiting):
+        transfer.status = PaymentStatus.CANCELED
+
+
+@dataclass(frozen=True, slots=True)
+class BankTransfer:
+    amount_kopecks: int
+    paid_on: date
+    reference: str
+
+
+def record_bank_transfer(
+    db: Session,
+    settings: Settings,
+    actor: OrderActor,
+    order_id: uuid.UUID,
+    transfer: BankTransfer,
+) -> Payment:
+    """A platform admin saw the company's transfer arrive: the order's open bank-transfer
+    payment succeeds, and pays the order. The amount must be the order's total."""
+    scope = system_scope(db, Order, order_id, "payments.bank_transfer")
+    if scope is None:
+        raise NotFoundError.for_entity("Order", order_id)
+    order = scope.get_owned(Order, order_id, "Order", for_update=True)
+    payment: Payment | None = db.scalar(
+        scope.scoped(Payment)
+        .where(
+            Payment.order_id == order.id,
+            Payment.provider == PaymentProvider.BANK_TRANSFER,
+            Payment.status == PaymentStatus.PENDING,
+        )
+        .order_by(Payment.created_at.desc())
+        .limit(1)
+    )
+    if payment is None or order.status is not OrderStatus.PENDING_PAYMENT:
+        raise OrderInvalidTransitionError(
+            "This order does not wait for a bank transfer.",
+            details={"from": order.status.value, "to": OrderStatus.PAID.value},
+        )
+    if transfer.amount_kopecks != payment.amount_kopecks:
+        raise PaymentAmountMismatchError(
+            f"The order is for {payment.amount_kopecks} kopecks; the transfer recorded is "
+            f"for {transfer.amount_kopecks}.",
+            details={"expected_kopecks": payment.amount_kopecks},
+        )
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.paid_on, payment.reference = transfer.paid_on, transfer.reference
+    payment.recorded_by_id = actor.user_id
+    paid = f"bank transfer {transfer.reference} of {transfer.paid_on:%Y-%m-%d}"
+    pay(scope, settings, order, payment, actor, paid)
+    return payment
+
+
+def _refund_at_once(db: Session, client: YooKassaClient, order: Order, payment: Payment) -> None:
+    """Paid for an order cancelled meanwhile, or paid twice: the money goes back at once."""
     # Should YooKassa refuse, the notification fails and comes again; the key answers the
     # same refund.
     reason = f"paid while the order was {order.status.value}"

@@ -18,6 +18,7 @@ from app.core.database import insert_on_conflict
 from app.core.exceptions import NotFoundError
 from app.core.security import device_hash
 from app.models.ar_content import ARContent
+from app.models.billing import Feature
 from app.models.scan_analytics import (
     VIDEO_EVENT_KINDS,
     ContentDailyStats,
@@ -28,7 +29,7 @@ from app.models.scan_analytics import (
 from app.schemas.scan_analytics import ViewerEventBatch, ViewerEventReport
 from app.services import event_log
 from app.services.event_log import DayRange, IngestResult, Rejection, rate, stats_range, utc_day
-from app.services.plans import Feature, limits_for, require_feature
+from app.services.plans import limits_for, require_feature
 from app.services.project_scope import ProjectScopedService
 from app.services.public_contents import PublishedContent, published_content
 from app.services.tenant import ScopedService
@@ -250,7 +251,7 @@ class ScanStatsService(ProjectScopedService):
         self, content_id: uuid.UUID, start: date | None, end: date | None
     ) -> ContentScanStats:
         content = self.get_in_project(ARContent, content_id, "AR content")
-        require_feature(self.ctx.company, Feature.ANALYTICS)
+        require_feature(self.db, self.ctx.company, Feature.ANALYTICS)
         span = stats_range(start, end)
         stored = {
             row.day: row
@@ -263,7 +264,7 @@ class ScanStatsService(ProjectScopedService):
         return ContentScanStats(content.id, span.start, span.end, days, pending)
 
     def of_project(self, start: date | None, end: date | None) -> ProjectScanStats:
-        require_feature(self.ctx.company, Feature.ANALYTICS)
+        require_feature(self.db, self.ctx.company, Feature.ANALYTICS)
         span = stats_range(start, end)
         by_day = {
             row[0]: ProjectDay.of_row(row[1:], day=row[0])
@@ -283,7 +284,7 @@ class ScanStatsService(ProjectScopedService):
     def recent_totals(self) -> Figures | None:
         """The project's totals over the stats' default range (the last 30 days), for its
         summary; None on a plan without analytics."""
-        if Feature.ANALYTICS not in limits_for(self.ctx.company).features:
+        if Feature.ANALYTICS not in limits_for(self.db, self.ctx.company).features:
             return None
         summed = self._in_range(stats_range(None, None)).with_only_columns(*Figures.summed())
         return Figures.of_row(self.db.execute(summed).one())

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from sqlalchemy import Select, delete, func
+from sqlalchemy.orm import Session
 
 from app.background_tasks.names import QUEUE_DEFAULT, STORAGE_CHECKSUM, STORAGE_PURGE_FILE
 from app.core.config import Settings
@@ -102,7 +103,7 @@ def measure_usage(scope: ScopedService, company: Company) -> StorageUsage:
         used_bytes=int(by_status.get(FileStatus.AVAILABLE, 0)),
         reserved_bytes=int(by_status.get(FileStatus.UPLOADING, 0)),
         derived_bytes=derived_bytes(scope),
-        limit_bytes=limits_for(company).storage_bytes,
+        limit_bytes=limits_for(scope.db, company).storage_bytes,
         file_count=file_count or 0,
     )
 
@@ -116,7 +117,7 @@ def reserve_storage(scope: ScopedService, company: Company, nbytes: int) -> None
     if usage.total_bytes + nbytes > usage.limit_bytes:
         raise QuotaExceededError(
             f"This upload needs {nbytes} bytes but only "
-            f"{max(0, usage.limit_bytes - usage.total_bytes)} of the {limits_for(company).code} "
+            f"{max(0, usage.limit_bytes - usage.total_bytes)} of the {company.plan} "
             f"plan's {usage.limit_bytes} bytes are free.",
             details={
                 "requested_bytes": nbytes,
@@ -126,16 +127,16 @@ def reserve_storage(scope: ScopedService, company: Company, nbytes: int) -> None
         )
 
 
-def max_file_bytes(settings: Settings, company: Company) -> int:
-    return min(settings.UPLOAD_MAX_BYTES, limits_for(company).max_file_bytes)
+def max_file_bytes(db: Session, settings: Settings, company: Company) -> int:
+    return min(settings.UPLOAD_MAX_BYTES, limits_for(db, company).max_file_bytes)
 
 
-def check_file_size(settings: Settings, company: Company, size: int) -> None:
-    limit = max_file_bytes(settings, company)
+def check_file_size(db: Session, settings: Settings, company: Company, size: int) -> None:
+    limit = max_file_bytes(db, settings, company)
     if size > limit:
         raise FileTooLargeError(
             f"Files may be at most {limit} bytes ({limit / MIB:.0f} MiB) on the "
-            f"{limits_for(company).code} plan; this one is {size} bytes.",
+            f"{company.plan} plan; this one is {size} bytes.",
             details={"limit_bytes": limit, "size_bytes": size},
         )
 
@@ -180,7 +181,7 @@ class FileService(StorageTenantService):
 
     # Uploads through the API: reserve, stream (outside any transaction), then finish.
     def reserve_upload(self, filename: str, size: int) -> StoredFile:
-        check_file_size(self.settings, self.ctx.company, size)
+        check_file_size(self.db, self.settings, self.ctx.company, size)
         reserve_storage(self, self.ctx.company, size)
         return self._new_file(filename, size)
 

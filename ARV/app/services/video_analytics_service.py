@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings
 from app.core.database import insert_on_conflict
 from app.core.security import device_hash
+from app.models.billing import Feature
 from app.models.video import Video
 from app.models.video_analytics import (
     PlaybackEventKind,
@@ -24,7 +25,7 @@ from app.schemas.video_analytics import PlaybackBatch, PlaybackEvent
 from app.services import event_log
 from app.services.context import PublicActor
 from app.services.event_log import IngestResult, Rejection, rate, stats_range, utc_day
-from app.services.plans import Feature, require_feature
+from app.services.plans import require_feature
 from app.services.tenant import ScopedService, TenantService, readable
 from app.utils.clock import utcnow
 
@@ -163,7 +164,7 @@ class VideoStats:
 class VideoStatsService(TenantService):
     def daily(self, video_id: uuid.UUID, start: date | None, end: date | None) -> VideoStats:
         video = self.get_owned(Video, video_id, "Video")
-        require_feature(self.ctx.company, Feature.ANALYTICS)
+        require_feature(self.db, self.ctx.company, Feature.ANALYTICS)
         span = stats_range(start, end)
         stored = {
             row.day: row

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.background_tasks.names import VIDEO_RUN_JOB
 from app.core.config import Settings
 from app.core.database import session_scope
+from app.models.billing import Feature
 from app.models.company import Company
 from app.models.storage import StoredFile
 from app.models.video import (
@@ -38,7 +39,7 @@ from app.schemas.chroma_key import ChromaKey
 from app.services import leases
 from app.services.context import SystemActor
 from app.services.object_keys import JobOutputKeys, job_output_prefix
-from app.services.plans import Feature, limits_for
+from app.services.plans import limits_for
 from app.services.tenant import ScopedService
 from app.services.video_events import publish_after_commit
 from app.services.video_jobs import renew_lease
@@ -157,7 +158,7 @@ class JobState:
     def _facts(self, scope: ScopedService, video: Video) -> SourceFacts:
         source = scope.get_owned(StoredFile, video.file_id, "File", include_deleted=True)
         company = scope.db.get_one(Company, self.actor.company_id)
-        limits = limits_for(company)
+        limits = limits_for(scope.db, company)
         defaults = company.settings.video_defaults
         return SourceFacts(
             key=source.storage_key,

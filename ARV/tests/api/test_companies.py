@@ -13,9 +13,10 @@ from app.core.config import Settings
 from app.core.permissions import Role
 from app.models import Company, Membership
 from app.models.audit import AuditLog
+from app.models.company import Plan
 from app.models.user import User
 from app.schemas.company_settings import CompanySettings
-from app.services.plans import PLANS
+from app.services.plans import limits_of_plan
 from tests.support.factories import add_member, auth_headers, make_company, make_tenant, make_user
 
 COMPANIES = "/api/v1/companies"
@@ -51,7 +52,7 @@ def test_creator_becomes_owner_and_sees_the_plan_limits(
 ) -> None:
     user, headers = signed_in(db, settings)
     body = create(client, headers, "Acme Postcards")
-    free = PLANS["free"]
+    free = limits_of_plan(db, Plan.FREE)
     assert body["name"] == "Acme Postcards"
     assert body["role"] == "owner"
     assert body["plan"] == "free"
@@ -193,8 +194,10 @@ def test_read_shows_the_plan_of_the_company(
     db.flush()
     body = client.get(f"{COMPANIES}/{company.id}", headers=headers).json()
     assert body["limits"]["code"] == "business"
-    assert body["limits"]["max_members"] == PLANS["business"].max_members
-    assert body["limits"]["features"] == sorted(f.value for f in PLANS["business"].features)
+    assert body["limits"]["max_members"] == limits_of_plan(db, Plan.BUSINESS).max_members
+    assert body["limits"]["features"] == sorted(
+        f.value for f in limits_of_plan(db, Plan.BUSINESS).features
+    )
 
 
 def test_read_with_a_malformed_id_is_a_validation_error(

@@ -29,6 +29,13 @@ def maximal_settings(max_resolution: int) -> dict[str, Any]:
             "loop": False,
             "muted_autoplay": False,
         },
+        "legal": {
+            "legal_name": "Ж" * 300,
+            "inn": "7707083893",
+            "kpp": "7736AB001",
+            "address": "Д" * 500,
+            "email": "invoices@example.com",
+        },
     }
 
 
@@ -43,6 +50,7 @@ def test_maximal_settings_round_trip(
 ) -> None:
     settings = maximal_settings(max_resolution)
     assert len(settings["branding"]["logo_url"]) == URL_MAX_LENGTH
+    assert (len(settings["legal"]["legal_name"]), len(settings["legal"]["address"])) == (300, 500)
     created = client.post(
         COMPANIES, json={"name": "N" * 200, "settings": settings}, headers=headers
     )
@@ -76,3 +84,68 @@ def test_a_logo_url_too_long_to_answer_is_refused(
         client.post(COMPANIES, json=body, headers=headers), 422, "validation_error"
     )
     assert error["details"][0]["loc"] == ["body", "settings", "branding", "logo_url"]
+
+
+def created_company_url(client: TestClient, headers: dict[str, str]) -> str:
+    created = client.post(COMPANIES, json={"name": "Acme"}, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["settings"]["legal"] == {
+        "legal_name": None,
+        "inn": None,
+        "kpp": None,
+        "address": None,
+        "email": None,
+    }
+    return f"{COMPANIES}/{created.json()['id']}"
+
+
+def test_an_entrepreneurs_legal_details_round_trip(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    url = created_company_url(client, headers)
+    legal = {
+        "legal_name": "ИП Иванов Иван Иванович",
+        "inn": "500100732259",
+        "kpp": None,
+        "address": "Москва, ул. Ленина, д. 1",
+        "email": None,
+    }
+    updated = client.patch(url, json={"settings": {"legal": legal}}, headers=headers)
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["settings"]["legal"] == legal
+    assert client.get(url, headers=headers).json()["settings"]["legal"] == legal
+
+
+@pytest.mark.parametrize(
+    ("legal", "field"),
+    [
+        ({"inn": "7707083894"}, "inn"),
+        ({"inn": "77070838931"}, "inn"),
+        ({"inn": "500100732259", "kpp": "773601001"}, "kpp"),
+        ({"kpp": "773601001"}, "kpp"),
+        ({"inn": "7707083893", "kpp": "7736ab001"}, "kpp"),
+        ({"legal_name": "Ж" * 301}, "legal_name"),
+        ({"address": "Д" * 501}, "address"),
+        ({"bank": "Сбербанк"}, "bank"),
+    ],
+    ids=[
+        "inn-check-digit",
+        "inn-11-digits",
+        "kpp-with-an-entrepreneurs-inn",
+        "kpp-without-inn",
+        "kpp-lowercase",
+        "name-too-long",
+        "address-too-long",
+        "unknown-field",
+    ],
+)
+def test_wrong_legal_details_are_refused(
+    client: TestClient, headers: dict[str, str], legal: dict[str, str], field: str
+) -> None:
+    url = created_company_url(client, headers)
+    error = assert_error(
+        client.patch(url, json={"settings": {"legal": legal}}, headers=headers),
+        422,
+        "validation_error",
+    )
+    assert [detail["loc"] for detail in error["details"]] == [["body", "settings", "legal", field]]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
@@ -21,11 +21,17 @@ from app.core.database import get_session_factory, session_scope
 from app.core.permissions import Role
 from app.models import (
     Company,
+    Entitlement,
+    EntitlementKind,
+    Invoice,
+    Membership,
     Order,
     OrderEvent,
     OrderStatus,
+    OutboxMessage,
     Payment,
-    Product,
+    PaymentProvider,
+    Plan,
     Refund,
     User,
 )
@@ -41,7 +47,8 @@ from app.services.payment_service import (
 from app.utils.clock import utcnow
 from tests.conftest import app_on_test_transaction
 from tests.support.api import assert_error
-from tests.support.factories import Tenant, make_product, make_tenant
+from tests.support.billing import forget
+from tests.support.factories import Tenant, auth_headers, make_product, make_tenant, make_user
 from tests.support.fake_yookassa import SECRET_KEY, SHOP_ID, FakeYooKassa
 
 YOOKASSA_ADDRESS = "77.75.156.11"  # in the ranges YooKassa publishes
@@ -183,7 +190,7 @@ def test_a_successful_payment_pays_the_order_once(
     ]
 
     paid = current(client, tenant, order)
-    assert (paid["status"], paid["paid_kopecks"]) == ("paid", 299_000)
+    assert (paid["status"], paid["paid_kopecks"]) == ("fulfilled", 299_000)
     timeline = client.get(
         f"{order_url(tenant, order)}/timeline", headers=tenant.headers[Role.OWNER]
     ).json()
@@ -191,7 +198,9 @@ def test_a_successful_payment_pays_the_order_once(
         ("draft", "member"),
         ("pending_payment", "member"),
         ("paid", "system"),
+        ("fulfilled", "system"),
     ]
+    assert timeline[-1]["reason"].startswith("plan pro from ")
 
 
 def test_a_canceled_payment_fails_the_order_and_a_new_one_can_be_made(
@@ -344,16 +353,16 @@ def pending(
         placed = OrderService(db, ctx).place(
             OrderCreate(items=[OrderItem(product_id=product.id)]), None
         )
-        PaymentService(db, ctx, paying_settings).start(placed.order.id, None)
+        PaymentService(db, ctx, paying_settings).start(
+            placed.order.id, PaymentProvider.YOOKASSA, None
+        )
         ids = tenant.company.id, placed.order.id, product.id
         user_ids = [user.id for user in tenant.users.values()]
     [payment] = yookassa.payments()
     yookassa.succeed(payment["id"])
     yield ids[1], payment["id"]
     with session_scope() as db:
-        db.execute(delete(Company).where(Company.id == ids[0]))
-        db.execute(delete(Product).where(Product.id == ids[2]))
-        db.execute(delete(User).where(User.id.in_(user_ids)))
+        forget(db, ids[0], [ids[2]], user_ids)
 
 
 def test_the_same_notification_delivered_at_once_pays_the_order_once(
@@ -373,9 +382,24 @@ def test_the_same_notification_delivered_at_once_pays_the_order_once(
     with session_scope() as db:
         order = db.get(Order, order_id)
         assert order is not None
-        assert (order.status, order.paid_kopecks) == (OrderStatus.PAID, order.total_kopecks)
-        steps = db.scalars(select(OrderEvent.to_status).where(OrderEvent.order_id == order_id))
-        assert list(steps).count(OrderStatus.PAID) == 1
+        assert (order.status, order.paid_kopecks) == (OrderStatus.FULFILLED, order.total_kopecks)
+        steps = list(
+            db.scalars(select(OrderEvent.to_status).where(OrderEvent.order_id == order_id))
+        )
+        assert steps.count(OrderStatus.PAID) == steps.count(OrderStatus.FULFILLED) == 1
+        given = db.scalars(select(Entitlement).where(Entitlement.order_id == order_id)).all()
+        assert [(e.kind, e.plan_code) for e in given] == [(EntitlementKind.PLAN, Plan.PRO)]
+        company = db.get_one(Company, order.company_id)
+        assert company.plan is Plan.PRO
+        invoices = db.scalars(select(Invoice.number).where(Invoice.order_id == order_id)).all()
+        assert len(invoices) == 1
+        owner = db.scalars(
+            select(User.email)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.company_id == order.company_id, Membership.role == Role.OWNER)
+        ).one()
+        told = db.scalars(select(OutboxMessage.kind).where(OutboxMessage.recipient == owner))
+        assert list(told).count("order_paid") == 1
 
 
 def test_a_lost_notification_is_caught_by_the_poll(
@@ -391,9 +415,67 @@ def test_a_lost_notification_is_caught_by_the_poll(
     with session_scope() as db:
         order = db.get(Order, order_id)
         assert order is not None
-        assert order.status is OrderStatus.PAID
+        assert order.status is OrderStatus.FULFILLED
         late = handle_notification(
             db, paying_settings, YOOKASSA_ADDRESS, payment_id, "payment.succeeded"
         )
         assert late is Outcome.APPLIED  # acted on, changing nothing more
         assert order.paid_kopecks == order.total_kopecks
+
+
+def test_support_refunds_a_card_payment_through_yookassa(
+    client: TestClient,
+    yookassa_side: TestClient,
+    tenant: Tenant,
+    order: dict[str, Any],
+    yookassa: FakeYooKassa,
+    db: Session,
+    paying_settings: Settings,
+) -> None:
+    pay(client, tenant, order)
+    [payment] = yookassa.payments()
+    yookassa.succeed(payment["id"])
+    yookassa_side.post(WEBHOOK, json=yookassa.notification(payment["id"]))
+    assert current(client, tenant, order)["status"] == "fulfilled"
+    support = auth_headers(db, paying_settings, make_user(db, superuser=True))
+    refunds = f"/api/v1/admin/orders/{order['id']}/refunds"
+    partial = {"amount_kopecks": 100_000, "reason": "one month unused"}
+    keyed = {**support, "Idempotency-Key": "ticket-7"}
+
+    yookassa.fail_next(1, 500, "/v3/refunds")
+    assert_error(
+        client.post(refunds, json=partial, headers=keyed), 503, "payment_provider_unavailable"
+    )
+    assert current(client, tenant, order)["refunded_kopecks"] == 0
+    first = client.post(refunds, json=partial, headers=keyed)
+    again = client.post(refunds, json=partial, headers=keyed)
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json()["id"] == again.json()["id"]
+    [at_yookassa] = yookassa.refunds()
+    assert (at_yookassa["payment_id"], at_yookassa["amount"]["value"]) == (payment["id"], "1000.00")
+    assert current(client, tenant, order)["status"] == "partially_refunded"
+
+    rest = client.post(refunds, json={"reason": "cancelled the plan"}, headers=support)
+    assert rest.json()["amount_kopecks"] == 199_000
+    assert rest.json()["reversed"] == "plan pro ended"
+    assert [r["amount"]["value"] for r in yookassa.refunds()] == ["1000.00", "1990.00"]
+    assert current(client, tenant, order)["status"] == "refunded"
+    listed = client.get(f"{order_url(tenant, order)}/refunds", headers=tenant.headers[Role.ADMIN])
+    assert [r["amount_kopecks"] for r in listed.json()] == [100_000, 199_000]
+    assert_error(
+        client.post(refunds, json=partial, headers=support), 409, "order_invalid_transition"
+    )
+    owner_only = client.post(refunds, json=partial, headers=tenant.headers[Role.OWNER])
+    assert_error(owner_only, 403, "permission_denied")
+
+
+def test_paying_needs_a_confirmed_email_address(
+    client: TestClient, tenant: Tenant, order: dict[str, Any], db: Session
+) -> None:
+    tenant.users[Role.OWNER].email_verified_at = None
+    db.flush()
+    response = client.post(
+        f"{order_url(tenant, order)}/payments", headers=tenant.headers[Role.OWNER]
+    )
+    assert_error(response, 403, "email_not_verified")
+    assert current(client, tenant, order)["status"] == "draft"

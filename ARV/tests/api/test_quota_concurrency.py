@@ -14,7 +14,8 @@ from app.core.config import Settings
 from app.core.database import session_scope
 from app.core.permissions import Role
 from app.models import Company, User
-from app.services.plans import PLANS
+from app.models.company import Plan
+from app.services.plans import limits_of_plan
 from tests.support.factories import add_member, auth_headers, make_user
 from tests.support.processes import free_port, project_env, running, uvicorn_command, wait_until
 
@@ -68,7 +69,8 @@ def test_concurrent_direct_uploads_cannot_exceed_the_plan(
             thread.join()
         usage = httpx2.get(f"{base}/usage", headers=headers, timeout=10).json()
 
-    fits = PLANS["free"].storage_bytes // UPLOAD_BYTES
+    with session_scope() as db:
+        fits = limits_of_plan(db, Plan.FREE).storage_bytes // UPLOAD_BYTES
     assert sorted(statuses) == [201] * fits + [402] * (CONCURRENT - fits)
     assert usage["reserved_bytes"] == fits * UPLOAD_BYTES
     assert usage["total_bytes"] <= usage["limit_bytes"]

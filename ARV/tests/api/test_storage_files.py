@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings
 from app.core.permissions import Role
 from app.core.storage import build_storage
-from app.models import FileStatus, StoredFile
-from app.services.plans import PLANS
+from app.models import StoredFile
+from app.models.company import Plan
+from app.services.plans import limits_of_plan
 from app.services.storage_service import file_key
 from tests.conftest import ClientFactory
-from tests.support.factories import Tenant, make_tenant
+from tests.support.factories import Tenant, fill_storage, make_tenant
 
 MIB = 1024 * 1024
 # The smallest bytes each sniffer recognises, padded so bodies have some size.
@@ -60,20 +61,6 @@ def usage(client: TestClient, tenant: Tenant) -> dict[str, Any]:
     assert response.status_code == 200
     body: dict[str, Any] = response.json()
     return body
-
-
-def fill_storage(db: Session, tenant: Tenant, size: int) -> None:
-    db.add(
-        StoredFile(
-            company_id=tenant.company.id,
-            status=FileStatus.AVAILABLE,
-            filename="big.mp4",
-            content_type="video/mp4",
-            size_bytes=size,
-            storage_key=file_key(tenant.company.id, uuid.uuid4()),
-        )
-    )
-    db.flush()
 
 
 def test_upload_streams_the_body_records_hash_and_sniffs_the_type(
@@ -117,9 +104,9 @@ def test_upload_without_content_length_is_refused(client: TestClient, tenant: Te
 
 
 def test_file_over_the_plan_limit_gets_413_before_any_byte_is_read(
-    client: TestClient, tenant: Tenant
+    client: TestClient, tenant: Tenant, db: Session
 ) -> None:
-    limit = PLANS["free"].max_file_bytes
+    limit = limits_of_plan(db, Plan.FREE).max_file_bytes
     response = client.post(
         files_url(tenant),
         params={"filename": "huge.mp4"},
@@ -148,10 +135,13 @@ def test_content_that_is_not_media_gets_415_and_keeps_nothing(
 
 
 def test_upload_over_quota_gets_402(client: TestClient, tenant: Tenant, db: Session) -> None:
-    fill_storage(db, tenant, PLANS["free"].storage_bytes - 100)
+    fill_storage(db, tenant, limits_of_plan(db, Plan.FREE).storage_bytes - 100)
     response = upload(client, tenant, PNG)
     assert response.status_code == 402
-    assert response.json()["error"]["details"]["limit_bytes"] == PLANS["free"].storage_bytes
+    assert (
+        response.json()["error"]["details"]["limit_bytes"]
+        == limits_of_plan(db, Plan.FREE).storage_bytes
+    )
 
 
 def test_viewer_cannot_upload(client: TestClient, tenant: Tenant) -> None:
@@ -177,13 +167,13 @@ def test_list_filters_and_paginates(client: TestClient, tenant: Tenant) -> None:
     assert (page["total"], len(page["items"])) == (3, 1)
 
 
-def test_usage_counts_files(client: TestClient, tenant: Tenant) -> None:
+def test_usage_counts_files(client: TestClient, tenant: Tenant, db: Session) -> None:
     upload(client, tenant, PNG)
     upload(client, tenant, MP4, filename="a.mp4")
     body = usage(client, tenant)
     assert body["used_bytes"] == len(PNG) + len(MP4)
     assert body["file_count"] == 2
-    assert body["limit_bytes"] == PLANS["free"].storage_bytes
+    assert body["limit_bytes"] == limits_of_plan(db, Plan.FREE).storage_bytes
 
 
 def test_delete_hides_the_file_and_frees_quota(client: TestClient, tenant: Tenant) -> None:
@@ -340,7 +330,7 @@ def test_abort_frees_the_reservation(parts_client: TestClient, tenant: Tenant) -
 def test_direct_upload_reserves_quota(
     parts_client: TestClient, tenant: Tenant, db: Session
 ) -> None:
-    fill_storage(db, tenant, PLANS["free"].storage_bytes - 10 * MIB)
+    fill_storage(db, tenant, limits_of_plan(db, Plan.FREE).storage_bytes - 10 * MIB)
     start(parts_client, tenant, 6 * MIB)
     response = parts_client.post(
         uploads_url(tenant),

@@ -1,11 +1,13 @@
-"""Order amounts: per line, rounded to the kopeck, and the order's as the sums of its lines."""
+"""Order amounts: per line, rounded to the kopeck, and the order's as the sums of its lines;
+refunds within what was paid."""
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.core.exceptions import RefundInvalidError
 from app.models.billing import VatRate
-from app.services.order_totals import Amounts, line_amounts, order_amounts
+from app.services.order_totals import Amounts, line_amounts, order_amounts, refund_amount
 
 prices = st.integers(min_value=0, max_value=10**12)
 quantities = st.integers(min_value=0, max_value=1000)
@@ -72,3 +74,36 @@ def test_negative_prices_and_quantities_are_refused() -> None:
         line_amounts(-1, 1, VatRate.VAT_20, True)
     with pytest.raises(ValueError, match="not negative"):
         line_amounts(100, -1, VatRate.VAT_20, True)
+
+
+@given(
+    st.integers(min_value=0, max_value=10**12),
+    st.lists(st.one_of(st.none(), st.integers(min_value=-10, max_value=10**12)), max_size=12),
+)
+def test_refunds_never_exceed_what_was_paid(paid: int, asks: list[int | None]) -> None:
+    """Whatever is asked, in whatever order: each refund given is positive and at most what
+    is left, their sum never exceeds what was paid, and a refusal changes nothing."""
+    refunded = 0
+    for asked in asks:
+        left = paid - refunded
+        if left <= 0 or (asked is not None and not 0 < asked <= left):
+            with pytest.raises(RefundInvalidError) as refusal:
+                refund_amount(paid, refunded, asked)
+            assert refusal.value.details["refundable_kopecks"] == max(left, 0)
+            continue
+        amount = refund_amount(paid, refunded, asked)
+        assert 0 < amount <= paid - refunded
+        if asked is not None:
+            assert amount == asked
+        refunded += amount
+        assert refunded <= paid
+    if None in asks and paid > 0:
+        assert refunded == paid  # "everything left" was asked at least once
+
+
+def test_a_refund_of_everything_left_is_what_was_not_refunded_yet() -> None:
+    assert refund_amount(299_000, 100_000, None) == 199_000
+    with pytest.raises(RefundInvalidError, match="refunded already"):
+        refund_amount(299_000, 299_000, None)
+    with pytest.raises(RefundInvalidError, match="At most 199000"):
+        refund_amount(299_000, 100_000, 199_001)

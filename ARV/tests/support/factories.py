@@ -253,3 +253,11 @@ def make_product(db: Session, **fields: Any) -> Product:
     db.add(product)
     db.flush()
     return product
+
+
+def fill_storage(db: Session, tenant: Tenant, size: int) -> StoredFile:
+    """An uploaded file of `size` bytes (its row only), to fill the company's quota."""
+    stored = _stored_file(db, tenant.company.id, "big.mp4", "video/mp4")
+    stored.size_bytes = size
+    db.flush()
+    return stored

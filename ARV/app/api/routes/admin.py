@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
+from sqlalchemy.orm import Session
 
 from app.api.deps import AdminServiceDep, CurrentUser, DbSession, PageParamsDep, RequestMetaDep
 from app.api.openapi import raises
@@ -47,8 +48,8 @@ Superuser = Annotated[User, Depends(require_superuser)]
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 
-def admin_view(company: Company) -> AdminCompanyResponse:
-    limits = limits_for(company)
+def admin_view(db: Session, company: Company) -> AdminCompanyResponse:
+    limits = limits_for(db, company)
     return AdminCompanyResponse.model_validate(
         {
             **CompanyResponse.model_validate(company).model_dump(),
@@ -76,10 +77,11 @@ def change_company_plan(
     body: CompanyPlanUpdate,
     user: Superuser,
     admin: AdminServiceDep,
+    db: DbSession,
 ) -> AdminCompanyResponse:
     actor = PlatformActor(via="api", user_id=user.id)
     change = admin.change_plan(company_id, body.plan, actor)
-    return admin_view(change.company)
+    return admin_view(db, change.company)
 
 
 @router.get(

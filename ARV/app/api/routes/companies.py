@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 from pydantic import AwareDatetime
+from sqlalchemy.orm import Session
 
 from app.api.deps import (
     AuditServiceDep,
@@ -68,8 +69,8 @@ MemberId = Annotated[uuid.UUID, Path(description="The member's user id.")]
 InvitationId = Annotated[uuid.UUID, Path(description="The invitation's id.")]
 
 
-def detail(company: Company, role: Role) -> CompanyDetail:
-    limits = limits_for(company)
+def detail(db: Session, company: Company, role: Role) -> CompanyDetail:
+    limits = limits_for(db, company)
     return CompanyDetail.model_validate(
         {
             **CompanyResponse.model_validate(company).model_dump(),
@@ -87,11 +88,11 @@ def detail(company: Company, role: Role) -> CompanyDetail:
 
 @router.post("/companies", status_code=status.HTTP_201_CREATED, summary="Create a company")
 def create_company(
-    body: CompanyCreate, user: CurrentUser, companies: CompanyServiceDep
+    body: CompanyCreate, user: CurrentUser, companies: CompanyServiceDep, db: DbSession
 ) -> CompanyDetail:
     """You become its owner. It starts on the free plan."""
     company = companies.create(user, body.name, body.settings)
-    return detail(company, Role.OWNER)
+    return detail(db, company, Role.OWNER)
 
 
 @router.get("/companies", summary="Companies you belong to")
@@ -106,9 +107,10 @@ def list_companies(
 @router.get(TENANT, summary="One company, with your role and the plan's limits")
 def read_company(
     ctx: Annotated[CompanyContext, company_context(Action.COMPANY_READ)],
+    db: DbSession,
 ) -> CompanyDetail:
     """Answers 404 for a company you are not a member of."""
-    return detail(ctx.company, ctx.role)
+    return detail(db, ctx.company, ctx.role)
 
 
 @router.patch(TENANT, summary="Rename or change settings")
@@ -116,11 +118,12 @@ def update_company(
     body: CompanyUpdate,
     ctx: Annotated[CompanyContext, company_context(Action.COMPANY_UPDATE)],
     companies: CompanyServiceDep,
+    db: DbSession,
 ) -> CompanyDetail:
     """Takes `name` and/or `settings`; `settings`, when given, replaces the stored settings.
     Recorded in the audit log."""
     company = companies.update(ctx, body.name, body.settings)
-    return detail(company, ctx.role)
+    return detail(db, company, ctx.role)
 
 
 @router.delete(TENANT, status_code=status.HTTP_204_NO_CONTENT, summary="Delete (soft)")
@@ -255,7 +258,7 @@ def accept_invitation(
     """Joins the company the token invites to. The signed-in account's email must be the invited
     one."""
     company, membership = membership_service.accept_invitation(db, user, body.token, meta)
-    return detail(company, membership.role)
+    return detail(db, company, membership.role)
 
 
 @router.get(f"{TENANT}/audit-logs", summary="Audit log, newest first")

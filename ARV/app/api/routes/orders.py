@@ -12,6 +12,7 @@ from app.api.openapi import raises
 from app.api.routes.tenant_common import TENANT
 from app.core.exceptions import (
     IdempotencyKeyReusedError,
+    InvoiceNotFailedError,
     NotFoundError,
     OrderInvalidError,
     OrderInvalidTransitionError,
@@ -19,8 +20,17 @@ from app.core.exceptions import (
 )
 from app.core.permissions import Action
 from app.models.billing import OrderStatus, ProductKind
-from app.schemas.billing import OrderCancel, OrderCreate, OrderEventResponse, OrderResponse
+from app.schemas.billing import (
+    EntitlementResponse,
+    InvoiceResponse,
+    OrderCreate,
+    OrderEventResponse,
+    OrderNote,
+    OrderResponse,
+    RefundResponse,
+)
 from app.schemas.common import Page
+from app.services.invoice_service import InvoiceService, InvoiceView
 from app.services.order_service import OrderFilters, OrderService
 
 router = APIRouter(tags=["orders"])
@@ -29,6 +39,8 @@ ORDER = f"{ORDERS}/{{order_id}}"
 OrderId = Annotated[uuid.UUID, Path(description="The order's id.")]
 OrdersReader = Annotated[OrderService, tenant_service(OrderService, Action.BILLING_READ)]
 OrdersManager = Annotated[OrderService, tenant_service(OrderService, Action.BILLING_MANAGE)]
+InvoicesReader = Annotated[InvoiceService, tenant_service(InvoiceService, Action.BILLING_READ)]
+InvoicesManager = Annotated[InvoiceService, tenant_service(InvoiceService, Action.BILLING_MANAGE)]
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
@@ -107,9 +119,59 @@ def read_order_timeline(order_id: OrderId, orders: OrdersReader) -> list[OrderEv
 @router.post(f"{ORDER}/cancel", summary="Cancel an order")
 @raises(NotFoundError, OrderInvalidTransitionError)
 def cancel_order(
-    order_id: OrderId, orders: OrdersManager, body: OrderCancel | None = None
+    order_id: OrderId, orders: OrdersManager, body: OrderNote | None = None
 ) -> OrderResponse:
     """A draft, an order waiting for its payment or one whose payment failed. A paid order is
     refunded instead (409 `order_invalid_transition`). Owners only."""
     order = orders.cancel(order_id, body.reason if body else None)
     return OrderResponse.model_validate(order)
+
+
+@router.get(f"{ORDER}/refunds", summary="An order's refunds")
+@raises(NotFoundError)
+def list_order_refunds(order_id: OrderId, orders: OrdersReader) -> list[RefundResponse]:
+    """Oldest first, each with what it took back from the company (`reversed`) and what it
+    could not (`not_reversed`)."""
+    return [RefundResponse.model_validate(refund) for refund in orders.refunds(order_id)]
+
+
+@router.get(f"{ORDER}/invoice", summary="An order's invoice")
+@raises(NotFoundError)
+def read_invoice(order_id: OrderId, invoices: InvoicesReader) -> InvoiceResponse:
+    """Issued when the order's payment starts by bank transfer, or when it is paid. Its
+    number runs per company and year without gaps. Once `ready`, `download_url` is a signed
+    link to the PDF, valid until `download_expires_at`; ask again for a fresh one. 404 for
+    an order without an invoice yet."""
+    return _invoice(invoices.for_order(order_id))
+
+
+@router.post(f"{ORDER}/invoice/retry", summary="Make a failed invoice's PDF again")
+@raises(NotFoundError, InvoiceNotFailedError)
+def retry_invoice(order_id: OrderId, invoices: InvoicesManager) -> InvoiceResponse:
+    """Only for an invoice whose PDF failed (`last_error` says why); its number stays.
+    Owners only."""
+    return _invoice(invoices.retry(order_id))
+
+
+def _invoice(view: InvoiceView) -> InvoiceResponse:
+    return InvoiceResponse.model_validate(
+        {
+            **InvoiceResponse.model_validate(view.invoice).model_dump(),
+            "download_url": view.download_url,
+            "download_expires_at": view.download_expires_at,
+        }
+    )
+
+
+@router.get(f"{TENANT}/entitlements", summary="What the company bought")
+def list_entitlements(
+    orders: OrdersReader,
+    page: PageParamsDep,
+    in_force: Annotated[
+        bool, Query(description="Only what is in force now (not ended, not refunded).")
+    ] = False,
+) -> Page[EntitlementResponse]:
+    """What paid orders gave the company: plan periods (with the renewal order created
+    ahead of their end), storage and AR contents on top of the plan. Latest first."""
+    result = orders.entitlements(in_force, page)
+    return Page[EntitlementResponse].model_validate(result, from_attributes=True)

@@ -10,6 +10,7 @@ from app.api.deps import ClientIp, DbSession, SettingsDep, tenant_service
 from app.api.openapi import raises
 from app.api.routes.orders import ORDER
 from app.core.exceptions import (
+    EmailNotVerifiedError,
     NotFoundError,
     OrderInvalidError,
     OrderInvalidTransitionError,
@@ -34,6 +35,7 @@ OrderId = Annotated[uuid.UUID, Path(description="The order's id.")]
 
 @router.post(f"{ORDER}/payments", status_code=status.HTTP_201_CREATED, summary="Pay an order")
 @raises(
+    EmailNotVerifiedError,
     NotFoundError,
     OrderInvalidError,
     OrderInvalidTransitionError,
@@ -43,12 +45,16 @@ OrderId = Annotated[uuid.UUID, Path(description="The order's id.")]
 def start_payment(
     order_id: OrderId, payer: Payer, body: PaymentStart | None = None
 ) -> PaymentResponse:
-    """Creates a YooKassa payment for the order's total, with its 54-FZ receipt (the payer's
-    email, one item per line with its VAT code), and moves the order to `pending_payment`.
-    Send the payer to `confirmation_url`. Asking again while that payment is open answers
-    the same payment; after a failed payment, a new one. Owners only."""
-    return_url = str(body.return_url) if body and body.return_url else None
-    return PaymentResponse.model_validate(payer.start(order_id, return_url))
+    """With `yookassa` (the default): creates a YooKassa payment for the order's total, with
+    its 54-FZ receipt (the payer's email, one item per line with its VAT code); send the
+    payer to `confirmation_url`. With `bank_transfer`: issues the order's invoice (see
+    `GET .../invoice`) and waits for a platform admin to record the transfer. Either moves
+    the order to `pending_payment`. Asking again the same way while that payment is open
+    answers the same payment; after a failed payment, a new one. Owners with a confirmed email
+    address only."""
+    body = body or PaymentStart()
+    return_url = str(body.return_url) if body.return_url else None
+    return PaymentResponse.model_validate(payer.start(order_id, body.provider, return_url))
 
 
 @router.post("/payments/yookassa/webhook", summary="YooKassa notifications")

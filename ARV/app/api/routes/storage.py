@@ -103,7 +103,7 @@ async def upload_file(
 ) -> StoredFileResponse:
     if content_length is None:
         raise LengthRequiredError()
-    check_file_size(settings, ctx.company, content_length)
+    check_file_size(db, settings, ctx.company, content_length)
     # The body may take minutes: give the request's connection back to the pool now (in a
     # worker thread: a database round trip must not block the event loop).
     await to_thread.run_sync(_release_connection, db)
