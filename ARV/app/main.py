@@ -66,7 +66,13 @@ OPENAPI_TAGS = [
         "name": "orders",
         "description": "The catalogue of products on sale (plans, storage add-ons, content "
         "packs, print services) and a company's orders: placed idempotently, moved through "
-        "the order states with a timeline. Amounts in kopecks, RUB.",
+        "the order states with a timeline, paid (YooKassa, bank transfer), fulfilled, "
+        "refunded and invoiced. Amounts in kopecks, RUB.",
+    },
+    {
+        "name": "notifications",
+        "description": "Your inbox, preferences per type and channel, the delivery log, push "
+        "devices, the one-click unsubscribe of emails, and the live WebSocket (`/ws`).",
     },
     {
         "name": "viewer",

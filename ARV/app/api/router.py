@@ -10,8 +10,10 @@ from app.api.routes import (
     catalogue,
     companies,
     content_stats,
+    live,
     markers,
     media,
+    notifications,
     oauth,
     orders,
     payments,
@@ -41,6 +43,8 @@ api_router.include_router(media.router)
 api_router.include_router(auth.router)
 api_router.include_router(oauth.router)
 api_router.include_router(users.router)
+api_router.include_router(notifications.router)
+api_router.include_router(live.router)
 api_router.include_router(companies.router)
 api_router.include_router(storage.router)
 api_router.include_router(videos.router)

@@ -25,6 +25,7 @@ ANALYTICS_PURGE_EVENTS = "analytics.purge_events"
 
 OUTBOX_DELIVER = "outbox.deliver"
 OUTBOX_SWEEP = "outbox.sweep"
+NOTIFICATIONS_PURGE_READ = "notifications.purge_read"
 PAYMENTS_POLL = "payments.poll_pending"
 BILLING_PERIODS = "billing.periods"
 INVOICE_RENDER = "invoices.render"

@@ -185,6 +185,37 @@ class Settings(BaseSettings):
     # A payment still pending this long is read back from YooKassa by beat (a notification
     # may have been lost).
     PAYMENT_POLL_AFTER_MINUTES: int = Field(default=10, ge=1, le=1440)
+    # Notifications: read ones are purged after this long; a reconnecting socket is sent at
+    # most this many missed ones (older gaps are told to reload).
+    NOTIFICATION_READ_RETENTION_DAYS: int = Field(default=90, ge=1, le=3650)
+    NOTIFICATION_REPLAY_MAX: int = Field(default=500, ge=1, le=10_000)
+    # Live sockets: the first message must sign in within WS_AUTH_TIMEOUT_SECONDS; the
+    # server pings every WS_HEARTBEAT_SECONDS and closes a socket silent for
+    # WS_IDLE_TIMEOUT_SECONDS; a client more than WS_SEND_QUEUE_SIZE messages behind is
+    # dropped.
+    WS_AUTH_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=120)
+    WS_HEARTBEAT_SECONDS: float = Field(default=25.0, gt=0, le=600)
+    WS_IDLE_TIMEOUT_SECONDS: float = Field(default=60.0, gt=0, le=3600)
+    WS_SEND_QUEUE_SIZE: int = Field(default=256, ge=1, le=100_000)
+    # Push: FCM HTTP v1 (off until the project and its service account are set) and Web
+    # Push (off until the VAPID keys are set).
+    FCM_API_URL: str = "https://fcm.googleapis.com"
+    FCM_PROJECT_ID: str | None = None
+    FCM_SERVICE_ACCOUNT_FILE: Path | None = None
+    WEBPUSH_VAPID_PRIVATE_KEY: SecretStr | None = None
+    WEBPUSH_VAPID_PUBLIC_KEY: str | None = None
+    WEBPUSH_SUBJECT: str | None = None
+    PUSH_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=60)
+    PUSH_MAX_DEVICES_PER_USER: int = Field(default=10, ge=1, le=100)
+    # The push services a browser subscription may name (the workers post to it): a host,
+    # or `*.` and a domain. HTTPS only, but for a loopback host.
+    WEBPUSH_ENDPOINT_HOSTS: Annotated[list[str], NoDecode] = [
+        "fcm.googleapis.com",
+        "updates.push.services.mozilla.com",
+        "web.push.apple.com",
+        "*.notify.windows.com",
+    ]
+
     # A renewal order for a plan is created this many days before its paid period ends.
     RENEWAL_NOTICE_DAYS: int = Field(default=7, ge=1, le=60)
 
@@ -226,6 +257,13 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an IANA time zone") from error
         return value
 
+    @field_validator("WEBPUSH_ENDPOINT_HOSTS", mode="before")
+    @classmethod
+    def _comma_separated_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip().lower() for host in value.split(",") if host.strip()]
+        return value
+
     @field_validator("YOOKASSA_WEBHOOK_NETWORKS", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
@@ -258,6 +296,11 @@ class Settings(BaseSettings):
         "SELLER_KPP",
         "SELLER_ADDRESS",
         "SELLER_BANK_DETAILS",
+        "FCM_PROJECT_ID",
+        "FCM_SERVICE_ACCOUNT_FILE",
+        "WEBPUSH_VAPID_PRIVATE_KEY",
+        "WEBPUSH_VAPID_PUBLIC_KEY",
+        "WEBPUSH_SUBJECT",
         mode="before",
     )
     @classmethod

@@ -258,7 +258,8 @@ class PasswordRejectedError(ValidationFailedError):
 
 
 class TokenInvalidError(ValidationFailedError):
-    """An email verification or password-reset token that is invalid, expired or used."""
+    """An email verification, password-reset or unsubscribe token that is invalid, expired
+    or used."""
 
     code = "token_invalid"
     default_message = "This link is invalid, expired or already used."
@@ -767,3 +768,32 @@ class InvoiceNotFailedError(ConflictError):
 
     code = "invoice_not_failed"
     default_message = "This invoice's PDF did not fail; there is nothing to retry."
+
+
+class PreferenceLockedError(ConflictError):
+    """A notification preference that cannot be changed: a security or account message, or
+    a channel the type is not sent on (`details.type`, `details.channel`)."""
+
+    code = "preference_locked"
+    default_message = "This notification cannot be turned off on that channel."
+
+
+class PushDeviceLimitError(ConflictError):
+    """A user registering more push devices than PUSH_MAX_DEVICES_PER_USER
+    (`details.limit`)."""
+
+    code = "push_device_limit"
+
+
+class PushEndpointRefusedError(ValidationFailedError):
+    """A Web Push subscription naming a push service not in WEBPUSH_ENDPOINT_HOSTS, or not
+    over HTTPS (`details.host`)."""
+
+    code = "push_endpoint_refused"
+    default_message = "This push service is not accepted."
+
+
+class NotificationTypeUnknownError(ValidationFailedError):
+    """A preference for a notification type that does not exist (`details.type`)."""
+
+    code = "notification_type_unknown"

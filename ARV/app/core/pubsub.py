@@ -1,8 +1,6 @@
 """Redis pub/sub: what one process tells every other API process and worker.
 
-- Domain events, published on `arv:companies:{company_id}:events` after commit, for the live
-  delivery the notifications work adds. Best-effort: the database stays the source of
-  truth, an event only says "look again".
+- Live messages to sockets (`core.live`), and cache deletions (`core.cache`).
 - `listener(url)`: the one subscription of this process, dispatching each message to what
   the process registered for its channel.
   Pub/sub keeps nothing for a subscriber that is not connected, so a watcher also learns
@@ -10,11 +8,9 @@
   stops (the connection broke).
 """
 
-import json
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,9 +21,7 @@ from redis.backoff import NoBackoff
 from redis.client import PubSub
 from redis.retry import Retry
 
-from app.core.config import get_settings
 from app.core.redis import SOCKET_TIMEOUT_SECONDS, get_redis
-from app.utils.clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -38,21 +32,6 @@ POLL_SECONDS = 1.0
 HEALTH_CHECK_SECONDS = 5
 # Between attempts to subscribe again after the connection broke.
 RECONNECT_SECONDS = 0.5
-
-
-def company_channel(company_id: uuid.UUID) -> str:
-    return f"arv:companies:{company_id}:events"
-
-
-def publish_event(company_id: uuid.UUID, event_type: str, payload: dict[str, Any]) -> None:
-    message = json.dumps(
-        {"type": event_type, "at": utcnow().isoformat(), "data": payload}, default=str
-    )
-    redis_url = get_settings().REDIS_URL
-    if not redis_url:
-        logger.info("event", extra={"event": event_type, "company_id": str(company_id)})
-        return
-    get_redis(redis_url).publish(company_channel(company_id), message)
 
 
 def publish(redis_url: str, channel: str, message: bytes | str) -> None:

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from jose import JWTError, jwt
 from passlib.context import CryptContext
@@ -185,3 +186,16 @@ def secrets_equal(expected: str, presented: str) -> bool:
     if len(presented) != len(expected) or not presented.isascii():
         return False
     return hmac.compare_digest(expected.encode("ascii"), presented.encode("ascii"))
+
+
+def unsubscribe_key(settings: Settings) -> bytes:
+    """Signs one-click unsubscribe links in emails (they work without signing in)."""
+    return _derive_key(settings, "unsubscribe")
+
+
+def signed_assertion(claims: dict[str, Any], private_key_pem: str, key_id: str | None) -> str:
+    """An RS256 JWT signed with a service account's key (the OAuth 2.0 JWT bearer grant
+    that Google's token endpoint takes)."""
+    headers = {"kid": key_id} if key_id else None
+    signed: str = jwt.encode(claims, private_key_pem, algorithm="RS256", headers=headers)
+    return signed

@@ -34,6 +34,16 @@ from app.models.billing import (
 )
 from app.models.company import Company, Invitation, Membership, Plan
 from app.models.marker import Marker, MarkerStatus
+from app.models.notification import (
+    DeliveryStatus,
+    Notification,
+    NotificationChannel,
+    NotificationDelivery,
+    NotificationPreference,
+    PushDevice,
+    PushPlatform,
+    UserStream,
+)
 from app.models.outbox import OutboxMessage, OutboxStatus
 from app.models.project import Project, ProjectAccess, ProjectGrant, ProjectStatus, ProjectTemplate
 from app.models.scan_analytics import (
@@ -77,6 +87,7 @@ __all__ = [
     "ContentDailyStats",
     "ContentStatsBacklog",
     "ContentStatus",
+    "DeliveryStatus",
     "Entitlement",
     "EntitlementKind",
     "Feature",
@@ -91,6 +102,10 @@ __all__ = [
     "Marker",
     "MarkerStatus",
     "Membership",
+    "Notification",
+    "NotificationChannel",
+    "NotificationDelivery",
+    "NotificationPreference",
     "OAuthState",
     "OneTimeToken",
     "Order",
@@ -114,6 +129,8 @@ __all__ = [
     "ProjectGrant",
     "ProjectStatus",
     "ProjectTemplate",
+    "PushDevice",
+    "PushPlatform",
     "RefreshToken",
     "Refund",
     "RenditionKind",
@@ -123,6 +140,7 @@ __all__ = [
     "TokenPurpose",
     "User",
     "UserIdentity",
+    "UserStream",
     "VatRate",
     "Video",
     "VideoDailyStats",

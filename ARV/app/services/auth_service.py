@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.database import refuse_with_record
+from app.core.events import on_commit
 from app.core.exceptions import (
     AccountDisabledError,
     CurrentPasswordIncorrectError,
@@ -32,6 +33,7 @@ from app.core.security import (
 )
 from app.models.auth import AuthSession, OneTimeToken, RefreshToken, TokenPurpose
 from app.models.user import Language, User
+from app.services import live, notifications
 from app.services.audit_service import AuditService
 from app.services.claims import claim_once
 from app.services.context import RequestMeta
@@ -118,6 +120,7 @@ class AuthService:
         """A new signed-in device for `user` (password and OAuth sign-in alike)."""
         now = utcnow()
         user.last_login_at = now
+        self._tell_if_new_device(user)
         session = AuthSession(
             user_id=user.id,
             user_agent=self.meta.user_agent[:300],
@@ -129,6 +132,23 @@ class AuthService:
         self.db.add(session)
         self.db.flush()
         return self._issue(session, now)
+
+    def _tell_if_new_device(self, user: User) -> None:
+        """A sign-in from a device (browser or app) the account never signed in from is a
+        security alert; the account's first sign-in is not."""
+        earlier = select(AuthSession.user_agent).where(AuthSession.user_id == user.id)
+        agents = set(self.db.scalars(earlier))
+        if agents and self.meta.user_agent[:300] not in agents:
+            notifications.emit(
+                self.db,
+                self.settings,
+                "security.new_sign_in",
+                {
+                    "device": self.meta.user_agent[:120] or "an unknown device",
+                    "ip_address": self.meta.ip_address or "an unknown address",
+                },
+                user_id=user.id,
+            )
 
     # -- refresh-token rotation ------------------------------------------------------------
 
@@ -165,7 +185,8 @@ class AuthService:
         session_id, user_id = session.id, session.user_id
 
         def revoke_the_family(own: Session) -> None:
-            self._revoke(own.get_one(AuthSession, session_id), "refresh_token_reuse", now)
+            self._revoke(own, own.get_one(AuthSession, session_id), "refresh_token_reuse", now)
+            notifications.emit(own, self.settings, "security.refresh_reuse", {}, user_id=user_id)
             AuditService(own).record(
                 "auth.refresh_token_reused",
                 entity_type="session",
@@ -202,7 +223,7 @@ class AuthService:
         )
         session = self.db.get(AuthSession, token.session_id) if token else None
         if session is not None and session.revoked_at is None:
-            self._revoke(session, "logout", utcnow())
+            self._revoke(self.db, session, "logout", utcnow())
 
     def list_sessions(self, user: User) -> list[AuthSession]:
         now = utcnow()
@@ -221,7 +242,7 @@ class AuthService:
         session = self.db.get(AuthSession, session_id)
         if session is None or session.user_id != user.id or session.revoked_at is not None:
             raise NotFoundError.for_entity("Session", session_id)
-        self._revoke(session, "revoked_by_user", utcnow())
+        self._revoke(self.db, session, "revoked_by_user", utcnow())
 
     def revoke_other_sessions(self, user: User, keep: uuid.UUID | None, reason: str) -> int:
         now = utcnow()
@@ -232,13 +253,20 @@ class AuthService:
             statement = statement.where(AuthSession.id != keep)
         revoked = self.db.scalars(
             statement.values(revoked_at=now, revoked_reason=reason).returning(AuthSession.id)
-        )
-        return len(revoked.all())
+        ).all()
+        for session_id in revoked:
+            self._close_sockets_after_commit(self.db, user.id, session_id)
+        return len(revoked)
 
-    @staticmethod
-    def _revoke(session: AuthSession, reason: str, now: datetime) -> None:
+    def _revoke(self, db: Session, session: AuthSession, reason: str, now: datetime) -> None:
         session.revoked_at = now
         session.revoked_reason = reason
+        self._close_sockets_after_commit(db, session.user_id, session.id)
+
+    def _close_sockets_after_commit(
+        self, db: Session, user_id: uuid.UUID, session_id: uuid.UUID
+    ) -> None:
+        on_commit(db, lambda: live.session_ended(self.settings, user_id, session_id))
 
     # -- passwords -----------------------------------------------------------------------
 
@@ -259,6 +287,7 @@ class AuthService:
         self._set_password(user, new)
         self.revoke_other_sessions(user, keep=current_session, reason="password_changed")
         self._audit("user.password_changed", user)
+        notifications.emit(self.db, self.settings, "security.password_changed", {}, user_id=user.id)
 
     def request_password_reset(self, email: str) -> None:
         """Always succeeds from the caller's view; only an existing account gets mail."""

@@ -39,7 +39,11 @@ def render(kind: str, language: Language, context: dict[str, Any]) -> dict[str, 
     html = _templates.get_template(f"{language.value}/{kind}.html").render(
         {**context, "subject": subject, "language": language.value}
     )
-    return {"subject": subject, "text": str(text).strip() + "\n", "html": html}
+    body = str(text).strip() + "\n"
+    if "unsubscribe_url" in context:
+        footer = _templates.get_template(f"{language.value}/_unsubscribe.txt").render(context)
+        body += "\n" + footer.strip() + "\n"
+    return {"subject": subject, "text": body, "html": html}
 
 
 class Emails:
@@ -117,6 +121,8 @@ class EmailChannel(Channel):
         # The same id on every attempt: a receiver that got an attempt the outbox could
         # not record as sent (the worker died after the server accepted it) sees a duplicate.
         email["Message-ID"] = f"<{message.id}@outbox.arvlite>"
+        for header, value in message.payload.get("headers", {}).items():
+            email[header] = value
         email.set_content(message.payload["text"])
         email.add_alternative(message.payload["html"], subtype="html")
         return email

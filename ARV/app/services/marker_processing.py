@@ -23,7 +23,7 @@ from app.models.ar_content import ARContent
 from app.models.marker import Marker, MarkerStatus
 from app.models.project import Project
 from app.models.storage import StoredFile
-from app.services import leases
+from app.services import leases, notifications
 from app.services.leases import WORKER_STOPPED, Outcome, gave_up, retry_delay
 from app.services.object_keys import MarkerKeys
 from app.services.tenant import ScopedService, system_scope
@@ -214,7 +214,7 @@ class MarkerProcessor:
                 "original_size": [done.prepared.original_width, done.prepared.original_height],
                 "seconds": done.seconds,
             }
-            return leases.finish(
+            finished = leases.finish(
                 db,
                 Marker,
                 claimed.marker_id,
@@ -238,6 +238,28 @@ class MarkerProcessor:
                 failure_reason=None,
                 last_error=None,
             )
+            if finished:
+                self._tell_scored(scope, claimed.marker_id, done)
+            return finished
+
+    def _tell_scored(self, scope: ScopedService, marker_id: uuid.UUID, done: Processed) -> None:
+        """The company's makers hear how trackable their print is."""
+        marker = scope.get_owned(Marker, marker_id, "Marker")
+        content = scope.get_owned(ARContent, marker.ar_content_id, "ARContent")
+        verdict = f"{done.stars} of 5 stars for tracking."
+        notifications.emit(
+            scope.db,
+            self.settings,
+            "marker.scored",
+            {
+                "marker_id": str(marker_id),
+                "title": content.title,
+                "score": done.score,
+                "verdict": verdict,
+            },
+            company_id=content.company_id,
+            link=notifications.app_link(self.settings, content.company_id, "contents", content.id),
+        )
 
     def _discard(self, company_id: uuid.UUID, marker_id: uuid.UUID) -> None:
         """Delete what the attempts of a marker that ended failed stored; best effort."""

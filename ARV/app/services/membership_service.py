@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
+from app.core.events import on_commit
 from app.core.exceptions import (
     AlreadyMemberError,
     EmailNotVerifiedError,
@@ -23,6 +24,7 @@ from app.core.security import hash_token, new_opaque_token
 from app.models.company import Company, Invitation, Membership
 from app.models.project import ProjectGrant
 from app.models.user import User
+from app.services import live, notifications
 from app.services.audit_service import AuditService
 from app.services.claims import claim_once
 from app.services.context import RequestMeta
@@ -74,6 +76,9 @@ class MembershipService(SettingsTenantService):
             self._ensure_another_owner(membership)
         self._audit(action, membership, {"role": membership.role.value}, {})
         self.db.delete(membership)
+        # Their open sockets stop hearing the company as soon as this commits.
+        user_id, company_id = membership.user_id, membership.company_id
+        on_commit(self.db, lambda: live.left_company(self.settings, user_id, company_id))
         # Their access to restricted projects goes with them: were they invited back, they
         # would start without it.
         theirs = (
@@ -209,6 +214,15 @@ class MembershipService(SettingsTenantService):
         Emails(self.db, self.settings).invitation(
             invitation.email, language, token, self.ctx.company.name, invitation.role.value
         )
+        if invitee is not None:
+            # An account's inbox hears it too (the company it is about is not theirs yet).
+            notifications.emit(
+                self.db,
+                self.settings,
+                "invitation.received",
+                {"company_name": self.ctx.company.name, "role": invitation.role.value},
+                user_id=invitee.id,
+            )
 
     def _audit(
         self, action: str, entity: Membership | Invitation, before: object, after: object

@@ -46,6 +46,7 @@ from app.schemas.publishing import (
     Snapshot,
     VersionDiff,
 )
+from app.services import notifications
 from app.services.ar_content_service import ARContentService
 from app.services.marker_service import current_marker
 from app.services.pagination import PageParams, ResultPage, paginate
@@ -102,6 +103,14 @@ class PublishingService(ProjectScopedService):
         content = self._contents().writable(content_id)
         version = self._freeze(content, self._draft(content, lock=True), copied_from=None)
         self._audit("ar_content.published", content, number=version.number)
+        notifications.emit(
+            self.db,
+            self.settings,
+            "content.published",
+            {"content_id": str(content.id), "title": content.title, "version": version.number},
+            company_id=content.company_id,
+            link=notifications.app_link(self.settings, content.company_id, "contents", content.id),
+        )
         return self._view(version, content, {self.ctx.user.id: self.ctx.user})
 
     def unpublish(self, content_id: uuid.UUID) -> ARContent:

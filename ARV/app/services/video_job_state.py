@@ -247,6 +247,7 @@ class JobState:
             row.eta_seconds = progress.eta_seconds
             publish_after_commit(
                 scope.db,
+                self.settings,
                 self.video(scope, video_id),
                 "video.progress",
                 rendition=name,
@@ -270,7 +271,7 @@ class JobState:
             video = self.video(scope, video_id)
             video.status = VideoStatus.PLAYABLE
             video.playable_at = video.playable_at or utcnow()
-            publish_after_commit(scope.db, video, "video.playable")
+            publish_after_commit(scope.db, self.settings, video, "video.playable")
 
     # Stills and the master playlist
     def point_at_master(self, video_id: uuid.UUID, key: str | None) -> None:
@@ -314,7 +315,9 @@ class JobState:
                 video.ready_at = video.ready_at or utcnow()
                 video.failure_reason = None
                 video.failed_stage = None
-            publish_after_commit(scope.db, video, "video.processed", job_kind=job.kind.value)
+            publish_after_commit(
+                scope.db, self.settings, video, "video.processed", job_kind=job.kind.value
+            )
 
     def fail(self, stage: PipelineStage, reason: str) -> bool:
         """Mark the job failed with the reason and the stage. Its video fails too, unless
@@ -336,7 +339,9 @@ class JobState:
                 video.status = VideoStatus.FAILED
                 video.failure_reason = reason
                 video.failed_stage = stage
-            publish_after_commit(scope.db, video, "video.failed", reason=reason, stage=stage.value)
+            publish_after_commit(
+                scope.db, self.settings, video, "video.failed", reason=reason, stage=stage.value
+            )
         return True
 
     def exhausted_stage(self) -> tuple[PipelineStage, str] | None:
@@ -366,7 +371,7 @@ class JobState:
             job, video = self._locked(scope)
             self._rewind_encoding(scope)
             settle_cancelled(scope, video, job)
-            publish_after_commit(scope.db, video, "video.cancelled")
+            publish_after_commit(scope.db, self.settings, video, "video.cancelled")
 
     @property
     def replaces_all(self) -> bool:

@@ -36,7 +36,6 @@ from app.models import (
     InvoiceStatus,
     Membership,
     Order,
-    OutboxMessage,
     PaymentProvider,
     Product,
     ProductKind,
@@ -53,6 +52,7 @@ from app.services.payment_service import PaymentService
 from app.utils.clock import utcnow
 from tests.conftest import app_on_test_transaction
 from tests.support.api import assert_error
+from tests.support.billing import told
 from tests.support.factories import (
     Tenant,
     add_member,
@@ -61,6 +61,7 @@ from tests.support.factories import (
     make_tenant,
     make_user,
 )
+from tests.support.notifications import deliver_events, emails_to
 
 BASE_URL = "http://testserver"
 SELLER = {
@@ -212,16 +213,6 @@ def roubles(kopecks: int) -> str:
     return format_roubles(kopecks).replace(NBSP, " ")
 
 
-def invoice_emails(db: Session, recipients: set[str]) -> list[OutboxMessage]:
-    return list(
-        db.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.kind == "invoice_ready", OutboxMessage.recipient.in_(recipients)
-            )
-        )
-    )
-
-
 # -- 2. rendering -----------------------------------------------------------------------
 
 
@@ -232,6 +223,8 @@ def test_an_issued_invoice_renders_to_a_pdf_the_owners_are_sent_and_can_download
     renderer: InvoiceRenderer,
     storage: StorageProvider,
     tmp_path: Path,
+    session_factory: sessionmaker[Session],
+    invoice_settings: Settings,
 ) -> None:
     plan = make_product(db, name=PLAN_NAME, price_kopecks=299_000)
     pack = make_product(
@@ -301,14 +294,18 @@ def test_an_issued_invoice_renders_to_a_pdf_the_owners_are_sent_and_can_download
     owners = owner_emails(db, tenant)
     assert len(owners) == 2
     accountant = {"buh@romashka.example"}
-    emails = invoice_emails(db, owners | accountant | {tenant.users[Role.ADMIN].email})
-    assert sorted(message.recipient for message in emails) == sorted(owners | accountant)
-    [to_accountant] = [m for m in emails if m.recipient in accountant]
+    assert deliver_events(session_factory, invoice_settings) >= 1
+    to_owners = emails_to(db, "invoice.ready", owners | {tenant.users[Role.ADMIN].email})
+    assert sorted(message.recipient for message in to_owners) == sorted(owners)
+    for message in to_owners:  # an owner may turn these off; the accountant asked for them
+        assert message.payload["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    [to_accountant] = emails_to(db, "invoice_ready", accountant)
     assert to_accountant.payload["subject"].startswith("Счёт")
-    for message in emails:
+    for message in [*to_owners, to_accountant]:
         assert invoice.number in message.payload["text"]
         assert invoice.number in message.payload["subject"]
-        [link] = [w for w in message.payload["text"].split() if w.startswith(BASE_URL)]
+        words = message.payload["text"].split()
+        [link] = [w for w in words if w.startswith(BASE_URL) and "unsubscribe" not in w]
         assert client.get(link).content == pdf
 
 
@@ -350,7 +347,7 @@ def test_a_failed_render_is_shown_and_retried_to_ready(
     shown = read_invoice(client, tenant, order["id"]).json()
     assert (shown["status"], shown["last_error"]) == ("failed", invoice.last_error)
     assert (shown["download_url"], shown["download_expires_at"]) == (None, None)
-    assert invoice_emails(db, owner_emails(db, tenant)) == []
+    assert told(db, tenant.company.id, "invoice.ready") == []
 
     # Only owners retry.
     refused = client.post(
@@ -438,7 +435,7 @@ def test_the_same_task_delivered_twice_renders_once(
         rendered.finished_at,
     )
     assert storage.file_path(rendered.storage_key).stat().st_mtime_ns == written
-    assert len(invoice_emails(db, owner_emails(db, tenant))) == 2  # one per owner, once
+    assert len(told(db, tenant.company.id, "invoice.ready")) == 1  # told once
 
 
 # -- 4. paying by bank transfer through the API -----------------------------------------
@@ -449,6 +446,8 @@ def test_a_bank_transfer_issues_the_invoice_and_a_recorded_transfer_pays_the_ord
     tenant: Tenant,
     superuser: tuple[uuid.UUID, dict[str, str]],
     db: Session,
+    session_factory: sessionmaker[Session],
+    invoice_settings: Settings,
 ) -> None:
     admin_id, admin_headers = superuser
     order = place_plan(client, tenant, db)
@@ -516,13 +515,9 @@ def test_a_bank_transfer_issues_the_invoice_and_a_recorded_transfer_pays_the_ord
     assert_error(again, 409, "order_invalid_transition")
 
     owners = owner_emails(db, tenant)
-    told = db.scalars(
-        select(OutboxMessage.recipient).where(
-            OutboxMessage.kind == "order_paid",
-            OutboxMessage.recipient.in_(owners | {tenant.users[Role.ADMIN].email}),
-        )
-    ).all()
-    assert sorted(told) == sorted(owners)
+    deliver_events(session_factory, invoice_settings)
+    paid = emails_to(db, "order.paid", owners | {tenant.users[Role.ADMIN].email})
+    assert sorted(message.recipient for message in paid) == sorted(owners)
 
     audit = client.get(
         f"/api/v1/companies/{tenant.company.id}/audit-logs",

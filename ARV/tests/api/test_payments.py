@@ -24,16 +24,13 @@ from app.models import (
     Entitlement,
     EntitlementKind,
     Invoice,
-    Membership,
     Order,
     OrderEvent,
     OrderStatus,
-    OutboxMessage,
     Payment,
     PaymentProvider,
     Plan,
     Refund,
-    User,
 )
 from app.schemas.billing import OrderCreate, OrderItem
 from app.services.context import CompanyContext, RequestMeta
@@ -47,7 +44,7 @@ from app.services.payment_service import (
 from app.utils.clock import utcnow
 from tests.conftest import app_on_test_transaction
 from tests.support.api import assert_error
-from tests.support.billing import forget
+from tests.support.billing import forget, told
 from tests.support.factories import Tenant, auth_headers, make_product, make_tenant, make_user
 from tests.support.fake_yookassa import SECRET_KEY, SHOP_ID, FakeYooKassa
 
@@ -393,13 +390,7 @@ def test_the_same_notification_delivered_at_once_pays_the_order_once(
         assert company.plan is Plan.PRO
         invoices = db.scalars(select(Invoice.number).where(Invoice.order_id == order_id)).all()
         assert len(invoices) == 1
-        owner = db.scalars(
-            select(User.email)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.company_id == order.company_id, Membership.role == Role.OWNER)
-        ).one()
-        told = db.scalars(select(OutboxMessage.kind).where(OutboxMessage.recipient == owner))
-        assert list(told).count("order_paid") == 1
+        assert len(told(db, order.company_id, "order.paid")) == 1
 
 
 def test_a_lost_notification_is_caught_by_the_poll(

@@ -41,7 +41,7 @@ def queue_reset(db: Session, settings: Settings, to: str, language: Language) ->
 
 
 def deliver(sessions: sessionmaker[Session], settings: Settings, message: OutboxMessage) -> str:
-    delivery = OutboxDelivery(sessions, delivery_channels(settings), settings)
+    delivery = OutboxDelivery(sessions, delivery_channels(sessions, settings), settings)
     return delivery.deliver(message.id, message.task_id or "").status
 
 
@@ -90,7 +90,9 @@ def test_a_redelivered_or_duplicate_task_never_sends_twice(
 ) -> None:
     to = unique_email("once")
     message = queue_reset(db, smtp_settings, to, Language.EN)
-    delivery = OutboxDelivery(session_factory, delivery_channels(smtp_settings), smtp_settings)
+    delivery = OutboxDelivery(
+        session_factory, delivery_channels(session_factory, smtp_settings), smtp_settings
+    )
     assert delivery.deliver(message.id, message.task_id or "").status == "sent"
     assert delivery.deliver(message.id, message.task_id or "").status == "skipped"
     assert delivery.deliver(message.id, "another-task").status == "skipped"
@@ -166,7 +168,9 @@ def test_a_4xx_reply_is_retried_later_and_then_arrives_once(
     to = unique_email("grey")
     message = queue_reset(db, smtp_settings, to, Language.EN)
     smtp_inbox.refusals.append(TRY_LATER)
-    delivery = OutboxDelivery(session_factory, delivery_channels(smtp_settings), smtp_settings)
+    delivery = OutboxDelivery(
+        session_factory, delivery_channels(session_factory, smtp_settings), smtp_settings
+    )
     outcome = delivery.deliver(message.id, message.task_id or "")
 
     assert outcome.status == "retry"

@@ -19,13 +19,12 @@ from app.models import (
     Order,
     OrderEvent,
     OrderStatus,
-    OutboxMessage,
     Plan,
     User,
 )
 from app.services.admin_service import PlatformActor
 from app.services.renewals import expire_lapsed, renew_ahead
-from tests.support.billing import committed_purchase, pay_by_transfer
+from tests.support.billing import committed_purchase, pay_by_transfer, told
 from tests.support.factories import Tenant, make_user
 
 
@@ -71,14 +70,9 @@ def test_a_renewal_order_is_made_once_ahead_of_the_end(
         assert [line.plan_code for line in renewal.lines] == [Plan.PRO]
         [step] = db.scalars(select(OrderEvent).where(OrderEvent.order_id == renewal.id))
         assert step.reason == f"renewal of the pro plan ending {subscribed.ends_at:%Y-%m-%d}"
-        told = db.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.kind == "renewal_due",
-                OutboxMessage.created_at >= renewal.created_at,
-            )
-        ).all()
-        assert len(told) == 1
-        assert f"{subscribed.ends_at:%Y-%m-%d}" in told[0].payload["text"]
+        [due] = told(db, subscribed.company_id, "renewal.due")
+        assert due.payload["data"]["period_end"] == f"{subscribed.ends_at:%Y-%m-%d}"
+        assert due.payload["link"].endswith(f"/orders/{renewal.id}")
 
 
 def test_a_paid_renewal_follows_the_period_and_keeps_the_plan(

@@ -93,3 +93,17 @@ def committed_purchase(settings: Settings, name: str) -> Iterator[Purchase]:
     finally:
         with session_scope() as db:
             forget(db, made.company_id, [product_id], users)
+
+
+def told(db: Session, company_id: uuid.UUID, type_name: str) -> list[OutboxMessage]:
+    """The events of `type_name` recorded for the company's members (the notifications
+    dispatcher tells them later)."""
+    return list(
+        db.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.channel == "events",
+                OutboxMessage.kind == type_name,
+                OutboxMessage.recipient == f"company:{company_id}",
+            )
+        )
+    )

@@ -32,7 +32,7 @@ def deliver_due(sessions: sessionmaker[Session], settings: Settings) -> list[Out
                 OutboxMessage.available_at <= utcnow(),
             )
         ).all()
-    delivery = OutboxDelivery(sessions, delivery_channels(settings), settings)
+    delivery = OutboxDelivery(sessions, delivery_channels(sessions, settings), settings)
     return [
         delivery.deliver(message_id, task_id or str(uuid.uuid4())) for message_id, task_id in due
     ]

@@ -1,0 +1,71 @@
+"""Delivering recorded events the way the notifications worker does, for tests whose data
+lives in the test's transaction, and reading what they queued."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import Settings
+from app.core.database import session_scope
+from app.models import OutboxMessage, OutboxStatus
+from app.services import push_channel
+from app.services.notifications import EVENTS_CHANNEL, EventChannel
+from app.services.outbox import OutboxDelivery, Outcome
+from app.services.push import PushProvider
+from app.services.push_channel import PushChannel
+from app.utils.clock import utcnow
+
+
+def deliver_events(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Dispatch every event waiting in the outbox, through the outbox's own delivery (so
+    each is claimed and marked sent); how many were sent."""
+    with session_scope(sessions) as db:
+        waiting = db.execute(
+            select(OutboxMessage.id, OutboxMessage.task_id).where(
+                OutboxMessage.channel == EVENTS_CHANNEL,
+                OutboxMessage.status == OutboxStatus.PENDING,
+            )
+        ).all()
+    delivery = OutboxDelivery(sessions, [EventChannel(sessions, settings)], settings)
+    return sum(delivery.deliver(id_, task or "").status == "sent" for id_, task in waiting)
+
+
+def emails_to(db: Session, kind: str, recipients: set[str]) -> list[OutboxMessage]:
+    """The emails of `kind` (an event type, or an accounts email) queued for `recipients`."""
+    return list(
+        db.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.channel == "email",
+                OutboxMessage.kind == kind,
+                OutboxMessage.recipient.in_(recipients),
+            )
+        )
+    )
+
+
+def pushes(sessions: sessionmaker[Session]) -> list[OutboxMessage]:
+    """Every push queued in the outbox (one row per device), oldest first, as committed."""
+    with session_scope(sessions) as db:
+        return list(
+            db.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.channel == push_channel.CHANNEL)
+                .order_by(OutboxMessage.created_at, OutboxMessage.id)
+            )
+        )
+
+
+def deliver_pushes(
+    sessions: sessionmaker[Session], settings: Settings, providers: list[PushProvider]
+) -> list[Outcome]:
+    """Deliver every push that is due now, through the outbox and these providers, as the
+    notifications worker does."""
+    with session_scope(sessions) as db:
+        due = db.execute(
+            select(OutboxMessage.id, OutboxMessage.task_id).where(
+                OutboxMessage.channel == push_channel.CHANNEL,
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.available_at <= utcnow(),
+            )
+        ).all()
+    delivery = OutboxDelivery(sessions, [PushChannel(sessions, providers)], settings)
+    return [delivery.deliver(id_, task or "") for id_, task in due]
