@@ -43,8 +43,11 @@ from app.models import (
     AuthSession,
     Company,
     ContentStatus,
+    Notification,
     OutboxMessage,
     OutboxStatus,
+    PushDevice,
+    PushPlatform,
     ScheduledVideo,
     Video,
 )
@@ -302,9 +305,10 @@ def _outcome(report: Path) -> Outcome:
 def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
     """The owner, their company on the plan with every feature, a member (whom project
     grants name), a second session of the owner's, a video with its file, a project, a
-    dead outbox message and a product on sale. A published content (version 1 on the air)
-    keeps the project from being deleted by a generated request, so later requests still
-    reach its routes: only its public id is pinned, for the viewer routes, never its id."""
+    dead outbox message, a product on sale, a notification and a push device. A published
+    content (version 1 on the air) keeps the project from being deleted by a generated
+    request, so later requests still reach its routes: only its public id is pinned, for
+    the viewer routes, never its id."""
     owner = make_user(db)
     company = Company(name="Fuzz Postcards", slug=f"fuzz-{uuid.uuid4().hex[:8]}", settings={})
     company.plan = "business"
@@ -332,6 +336,18 @@ def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
     )
     db.add(dead_letter)
     on_sale = make_product(db)
+    told = Notification(
+        user_id=owner.id,
+        event_id=uuid.uuid4(),
+        type="order.paid",
+        title="Order paid",
+        body="Thank you.",
+        payload={},
+        sequence=1,
+    )
+    phone = PushDevice(user_id=owner.id, platform=PushPlatform.ANDROID, token="fuzz-fcm-token")
+    db.add_all([told, phone])
+    db.flush()
     token, _ = create_access_token(settings, owner.id, signed_in.id, now)
     return token, {
         "company_id": str(company.id),
@@ -345,6 +361,8 @@ def _seed(db: Session, settings: Settings) -> tuple[str, dict[str, str]]:
         "public_id": kept.public_id,
         "product_id": str(on_sale.id),
         "plan_code": "pro",
+        "notification_id": str(told.id),
+        "device_id": str(phone.id),
     }
 
 

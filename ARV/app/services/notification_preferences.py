@@ -18,6 +18,7 @@ from app.core.exceptions import (
 )
 from app.core.security import hmac_sign, hmac_verify, unsubscribe_key
 from app.models.notification import NotificationChannel, NotificationPreference
+from app.models.user import User
 from app.services.notification_types import TYPES, EventType, event_type
 
 UNSUBSCRIBE_PATH = "/api/v1/notifications/unsubscribe"
@@ -110,8 +111,9 @@ def unsubscribe(db: Session, settings: Settings, token: str) -> str:
     user_part, _, rest = token.partition(":")
     type_name, _, signature = rest.rpartition(":")
     valid = hmac_verify(unsubscribe_key(settings), f"{user_part}:{type_name}".encode(), signature)
-    if not valid or type_name not in TYPES:
+    user = db.get(User, uuid.UUID(user_part)) if valid else None
+    if user is None or type_name not in TYPES:  # forged, or the account is gone
         raise TokenInvalidError("This unsubscribe link is not valid.")
     if not event_type(type_name).locked:
-        choose(db, uuid.UUID(user_part), type_name, NotificationChannel.EMAIL, False)
+        choose(db, user.id, type_name, NotificationChannel.EMAIL, False)
     return type_name
