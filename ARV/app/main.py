@@ -1,5 +1,6 @@
 """ASGI entry point: `uvicorn app.main:app`."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,7 @@ from app.api.routes import ops, viewer_page
 from app.core.config import Settings, get_settings
 from app.core.database import get_session_factory
 from app.core.logging import configure_logging
+from app.core.realtime import hub_for
 from app.core.storage import build_storage
 from app.middleware.media_cors import MediaCorsMiddleware
 from app.middleware.metrics import MetricsMiddleware, RequestMetrics
@@ -114,6 +116,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     if settings.STORAGE_PROVIDER == "local":
         settings.local_storage_root.mkdir(parents=True, exist_ok=True)
+    # Live sockets' hub hears the bus from the start, not from its first socket.
+    hub_for(settings.REDIS_URL)
+    # Full collections walk every live object: with thousands of open sockets, one pauses
+    # the process for hundreds of milliseconds, delaying every socket's messages
+    # (ARV/bench/live_sockets.py). What startup made is taken out of their sight, and the
+    # young generations, where a request's and a broadcast's garbage dies, are collected
+    # far less often than by default (700, 10, 10), so full collections are rare.
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
     yield
 
 

@@ -19,7 +19,7 @@ scripts/test_services.sh start "$services_dir"
 source "$services_dir/env"
 
 status=0
-for bench in pipeline_overhead time_to_playable upload_throughput marker_processing markers viewer_manifest; do
+for bench in pipeline_overhead time_to_playable upload_throughput marker_processing markers viewer_manifest live_sockets; do
   echo "==> $bench"
   PYTHONPATH=ARV .venv/bin/python "ARV/bench/$bench.py" || status=1
 done

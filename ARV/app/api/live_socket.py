@@ -29,12 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.core.config import Settings
 from app.core.database import session_scope
-from app.core.realtime import (
-    CLOSE_IDLE,
-    CLOSE_UNAUTHORISED,
-    Socket,
-    hub_for,
-)
+from app.core.realtime import CLOSE_IDLE, CLOSE_UNAUTHORISED, PING, RESYNC, Socket, hub_for
 from app.services import live
 from app.services.notification_service import Listener, missed, signed_in, stream_position
 
@@ -58,14 +53,15 @@ class LiveSocket:
         self.sent = 0  # the last stream offset sent
         self.epoch = ""
         self.close_code: tuple[int, str] | None = None
-        self.closing = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
 
     async def run(self) -> None:
         await self.websocket.accept()
         hello = await self._hello()
         who = await self._db(signed_in, self.settings, hello.token) if hello else None
         if hello is None or who is None:
-            await self.websocket.close(CLOSE_UNAUTHORISED, "sign in with a valid access token")
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # it may have left
+                await self.websocket.close(CLOSE_UNAUTHORISED, "sign in with a valid access token")
             return
         socket = self._socket(who)
         hub = hub_for(self.settings.REDIS_URL)
@@ -97,8 +93,10 @@ class LiveSocket:
         )
 
     def _close_soon(self, code: int, reason: str) -> None:
+        """On the socket's loop: end its tasks; `_serve` then closes it with `code`."""
         self.close_code = (code, reason)
-        self.closing.set()
+        for task in self.tasks:
+            task.cancel()
 
     async def _catch_up(self, user_id: uuid.UUID, hello: Hello) -> None:
         self.epoch, last = await self._db(stream_position, user_id)
@@ -128,18 +126,20 @@ class LiveSocket:
         self.sent = max(self.sent, up_to)
 
     async def _serve(self, socket: Socket) -> None:
-        tasks = [
+        """Two tasks a socket: one writes, one reads (and keeps time for the heartbeat);
+        the first to end, or a close from the hub, ends both. Nothing is allocated per
+        message beyond the message: a broadcast to thousands of sockets leaves little for
+        the garbage collector to walk."""
+        self.tasks = [
             asyncio.create_task(self._write(socket)),
-            asyncio.create_task(self._read()),
-            asyncio.create_task(self._beat(socket)),
-            asyncio.create_task(self.closing.wait()),
+            asyncio.create_task(self._read(socket)),
         ]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in tasks:
+            for task in self.tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.close_code is not None:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await self.websocket.close(*self.close_code)
@@ -147,32 +147,37 @@ class LiveSocket:
     async def _write(self, socket: Socket) -> None:
         while True:
             message = await socket.outbox.get()
-            offset = message.get("offset")
-            if message["type"] == "notification" and isinstance(offset, int):
-                if offset <= self.sent:
+            if message is RESYNC:
+                _, last = await self._db(stream_position, socket.user_id)
+                await self._fill(socket.user_id, last)
+                continue
+            if message.kind == "notification" and message.offset is not None:
+                if message.offset <= self.sent:
                     continue  # sent already, by the catch-up or a gap's fill
-                if offset > self.sent + 1:
-                    await self._fill(socket.user_id, offset - 1)
-                self.sent = offset
-            await self._send(message)
+                if message.offset > self.sent + 1:
+                    await self._fill(socket.user_id, message.offset - 1)
+                self.sent = message.offset
+            await self.websocket.send_text(message.text)
 
-    async def _read(self) -> None:
-        """Anything the client sends keeps it alive; silence past the idle timeout ends it."""
+    async def _read(self, socket: Socket) -> None:
+        """Anything the client sends keeps it alive; silence past the idle timeout ends it.
+        Every heartbeat of silence, the client is pinged (it answers, if alive)."""
+        heartbeat, idle = self.settings.WS_HEARTBEAT_SECONDS, self.settings.WS_IDLE_TIMEOUT_SECONDS
+        silent = 0.0
         while True:
+            wait = min(heartbeat, idle - silent)
             try:
-                await asyncio.wait_for(
-                    self.websocket.receive_text(), self.settings.WS_IDLE_TIMEOUT_SECONDS
-                )
+                received = await asyncio.wait_for(self.websocket.receive(), wait)
             except TimeoutError:
-                self._close_soon(CLOSE_IDLE, "no sign of life")
+                silent += wait
+                if silent >= idle:
+                    self._close_soon(CLOSE_IDLE, "no sign of life")
+                    return
+                socket.offer(PING)
+                continue
+            if received["type"] == "websocket.disconnect":
                 return
-            except WebSocketDisconnect:
-                return
-
-    async def _beat(self, socket: Socket) -> None:
-        while True:
-            await asyncio.sleep(self.settings.WS_HEARTBEAT_SECONDS)
-            socket.offer({"type": "ping"})
+            silent = 0.0
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self.websocket.send_text(json.dumps(message, default=str))

@@ -13,6 +13,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
+from app.core.database import insert_on_conflict
 from app.core.exceptions import NotFoundError, PushDeviceLimitError, PushEndpointRefusedError
 from app.core.security import InvalidTokenError, decode_access_token
 from app.models.company import Membership
@@ -264,21 +265,27 @@ def signed_in(db: Session, settings: Settings, token: str) -> Listener | None:
 
 def stream_position(db: Session, user_id: uuid.UUID) -> tuple[str, int]:
     """The user's stream epoch and last offset (a stream starts at 0 in a new epoch)."""
-    stream = db.get(UserStream, user_id)
-    if stream is None:
-        stream = UserStream(user_id=user_id, epoch=secrets.token_hex(8), last_sequence=0)
-        db.add(stream)
-        db.flush()
+    db.execute(
+        insert_on_conflict(db, UserStream)
+        .values(user_id=user_id, epoch=secrets.token_hex(8), last_sequence=0)
+        .on_conflict_do_nothing()
+    )
+    stream = db.get_one(UserStream, user_id, populate_existing=True)
     return stream.epoch, stream.last_sequence
 
 
 def missed(
     db: Session, user_id: uuid.UUID, after: int, up_to: int | None, limit: int
 ) -> list[Notification]:
-    """The user's notifications after offset `after` (up to `up_to`), oldest first."""
+    """The user's notifications after offset `after` (up to `up_to`), oldest first, as the
+    app shows them (those the user turned off in the app are not sent)."""
     statement = (
         select(Notification)
-        .where(Notification.user_id == user_id, Notification.sequence > after)
+        .where(
+            Notification.user_id == user_id,
+            Notification.sequence > after,
+            Notification.in_inbox.is_(True),
+        )
         .order_by(Notification.sequence)
         .limit(limit)
     )

@@ -194,7 +194,8 @@ class Dispatcher:
             self._email(db, event, user, company, notification)
         if chosen[NotificationChannel.PUSH]:
             self._push(db, user, notification)
-        on_commit(db, live.notify_later(self.settings, user.id, epoch, notification))
+        if notification.in_inbox:  # the app's channel is the inbox and the live sockets
+            on_commit(db, live.notify_later(self.settings, user.id, epoch, notification))
         return True
 
     def _email(

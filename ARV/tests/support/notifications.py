@@ -1,6 +1,8 @@
 """Delivering recorded events the way the notifications worker does, for tests whose data
 lives in the test's transaction, and reading what they queued."""
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,7 +57,7 @@ def pushes(sessions: sessionmaker[Session]) -> list[OutboxMessage]:
 
 
 def deliver_pushes(
-    sessions: sessionmaker[Session], settings: Settings, providers: list[PushProvider]
+    sessions: sessionmaker[Session], settings: Settings, providers: Sequence[PushProvider]
 ) -> list[Outcome]:
     """Deliver every push that is due now, through the outbox and these providers, as the
     notifications worker does."""
@@ -67,5 +69,5 @@ def deliver_pushes(
                 OutboxMessage.available_at <= utcnow(),
             )
         ).all()
-    delivery = OutboxDelivery(sessions, [PushChannel(sessions, providers)], settings)
+    delivery = OutboxDelivery(sessions, [PushChannel(sessions, list(providers))], settings)
     return [delivery.deliver(id_, task or "") for id_, task in due]
