@@ -130,12 +130,14 @@ class LiveSocket:
         the first to end, or a close from the hub, ends both. Nothing is allocated per
         message beyond the message: a broadcast to thousands of sockets leaves little for
         the garbage collector to walk."""
-        self.tasks = [
-            asyncio.create_task(self._write(socket)),
-            asyncio.create_task(self._read(socket)),
-        ]
+        if self.close_code is None:  # else the hub closed it during the catch-up
+            self.tasks = [
+                asyncio.create_task(self._write(socket)),
+                asyncio.create_task(self._read(socket)),
+            ]
         try:
-            await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
+            if self.tasks:
+                await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in self.tasks:
                 task.cancel()

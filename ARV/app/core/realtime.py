@@ -108,10 +108,6 @@ class Hub:
                 if not sockets:
                     del self._by_user[socket.user_id]
 
-    def count(self) -> int:
-        with self._lock:
-            return sum(len(sockets) for sockets in self._by_user.values())
-
     def on_message(self, data: bytes) -> None:
         """On the bus's thread: route one live message."""
         try:
