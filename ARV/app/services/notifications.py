@@ -206,13 +206,13 @@ class Dispatcher:
         company: Company | None,
         notification: Notification,
     ) -> None:
-        # The event's own values win: an invoice's email links its signed PDF.
         context: dict[str, Any] = {
-            "company_name": company.name if company else "",
+            **event.data,
+            "company_name": company.name if company else event.data.get("company_name", ""),
             "title": notification.title,
             "body": notification.body,
-            "link": event.link or self.settings.PUBLIC_BASE_URL,
-            **event.data,
+            # An event's own link wins: an invoice's email links its signed PDF.
+            "link": event.data.get("link") or event.link or self.settings.PUBLIC_BASE_URL,
         }
         headers: dict[str, str] = {}
         if not event.kind.locked:

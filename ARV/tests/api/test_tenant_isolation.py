@@ -10,7 +10,6 @@ without editing this file.
 
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -18,7 +17,6 @@ import httpx2
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -36,6 +34,7 @@ from tests.support.factories import (
     make_tenant,
     make_user,
 )
+from tests.support.routes import api_routes
 
 TENANT_PREFIX = "/api/v1/companies/{company_id}"
 PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
@@ -62,23 +61,9 @@ def _permission_actions(dependant: Dependant) -> set[Action]:
     return found
 
 
-def _api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Dependant]]:
-    """(full path, methods, dependant) of every APIRoute of `app`.
-
-    Since FastAPI 0.16x `include_router` leaves one `_IncludedRouter` entry in `app.routes`
-    instead of copying the routes; `iter_route_contexts` (what the OpenAPI generator uses)
-    resolves each route with its full path and the dependencies of every router it is
-    included through. test_route_table_is_collected fails if this ever finds nothing.
-    """
-    for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        if isinstance(route, APIRoute) and context.path is not None:
-            yield context.path, set(context.methods or ()), context.dependant
-
-
 def _collect_tenant_routes() -> list[TenantRoute]:
     routes: list[TenantRoute] = []
-    for path, methods, dependant in _api_routes(create_app()):
+    for path, methods, dependant in api_routes(create_app()):
         if not path.startswith(TENANT_PREFIX):
             continue
         for method in sorted(methods):
@@ -224,7 +209,7 @@ def test_permission_walk_sees_nested_and_router_dependencies() -> None:
     outer.include_router(guarded)
     outer.include_router(bare)
     app.include_router(outer)
-    found = {path: _permission_actions(dependant) for path, _, dependant in _api_routes(app)}
+    found = {path: _permission_actions(dependant) for path, _, dependant in api_routes(app)}
     assert found[f"{TENANT_PREFIX}/by-router"] == {Action.AUDIT_READ}
     assert found[f"{TENANT_PREFIX}/nested"] == {Action.AUDIT_READ, Action.MEMBER_INVITE}
     assert found[f"{TENANT_PREFIX}/forgotten"] == set()
