@@ -56,6 +56,7 @@ pytest_plugins = [
     "tests.support.pipeline",
     "tests.support.mailbox",
     "tests.support.smtp_server",
+    "tests.support.push",
 ]
 
 

@@ -47,7 +47,7 @@ from tests.support.factories import (
     make_company,
     make_tenant,
 )
-from tests.support.notifications import deliver_events
+from tests.support.notifications import deliver_events, order_paid
 
 WS_PATH = "/api/v1/ws"
 INBOX = "/api/v1/notifications"
@@ -185,16 +185,6 @@ def signed_in(
         hub = hub_for(server.settings.REDIS_URL)
         wait_for(lambda: hub.hearing, "the hub to hear the bus")
         yield ws, ready
-
-
-def order_paid(db: Session, settings: Settings, tenant: Tenant, number: str) -> None:
-    notifications.emit(
-        db,
-        settings,
-        "order.paid",
-        {"order_id": str(uuid.uuid4()), "order_number": number, "amount": "2 990,00 ₽"},
-        company_id=tenant.company.id,
-    )
 
 
 def content_published(db: Session, settings: Settings, tenant: Tenant, title: str) -> None:

@@ -2,7 +2,6 @@
 read marks and filters, preferences (locked security types), email in the reader's
 language with a one-click unsubscribe, push devices, and the delivery log."""
 
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +21,7 @@ from app.services.notifications import Dispatcher, Event
 from app.utils.clock import utcnow
 from tests.support.api import assert_error
 from tests.support.factories import Tenant, add_member, make_tenant
-from tests.support.notifications import deliver_events, emails_to
+from tests.support.notifications import deliver_events, emails_to, order_paid
 
 INBOX = "/api/v1/notifications"
 
@@ -30,17 +29,6 @@ INBOX = "/api/v1/notifications"
 @pytest.fixture
 def tenant(db: Session, settings: Settings) -> Tenant:
     return make_tenant(db, settings)
-
-
-def order_paid(db: Session, settings: Settings, tenant: Tenant, number: str = "A1B2C3D4") -> None:
-    notifications.emit(
-        db,
-        settings,
-        "order.paid",
-        {"order_id": str(uuid.uuid4()), "order_number": number, "amount": "2 990,00 ₽"},
-        company_id=tenant.company.id,
-        link=f"{settings.PUBLIC_BASE_URL}/companies/{tenant.company.id}/orders/1",
-    )
 
 
 def inbox(client: TestClient, headers: dict[str, str], **params: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@ loopback: what each provider sends, and how each answer maps to an outcome."""
 
 import socket
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from app.services.push import (
 )
 from tests.support.fake_fcm import FakeFcm
 from tests.support.fake_webpush import FakePushService, b64url_decode, vapid_keys
+from tests.support.push import SUBJECT
 
 MESSAGE = PushMessage(
     title="Vidéo ready",
@@ -32,7 +32,6 @@ MESSAGE = PushMessage(
     link="https://app.arvlite.example/videos/42",
     data={"type": "video_ready", "video_id": "42"},
 )
-SUBJECT = "mailto:push@arvlite.example"
 FCM_TOKEN = "fcm-token-1:APA91bHPRgkF"
 
 
@@ -54,46 +53,6 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def fcm() -> Iterator[FakeFcm]:
-    with FakeFcm() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fcm_settings(settings: Settings, fcm: FakeFcm, tmp_path: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "FCM_API_URL": fcm.origin,
-            "FCM_PROJECT_ID": fcm.project_id,
-            "FCM_SERVICE_ACCOUNT_FILE": fcm.service_account(tmp_path / "service-account.json"),
-        }
-    )
-
-
-@pytest.fixture
-def push_service() -> Iterator[FakePushService]:
-    with FakePushService() as fake:
-        yield fake
-
-
-@pytest.fixture
-def vapid() -> tuple[str, str]:
-    return vapid_keys()
-
-
-@pytest.fixture
-def webpush_settings(settings: Settings, vapid: tuple[str, str]) -> Settings:
-    private_key, public_key = vapid
-    return settings.model_copy(
-        update={
-            "WEBPUSH_VAPID_PRIVATE_KEY": SecretStr(private_key),
-            "WEBPUSH_VAPID_PUBLIC_KEY": public_key,
-            "WEBPUSH_SUBJECT": SUBJECT,
-        }
-    )
 
 
 # -- FCM --------------------------------------------------------------------------------------

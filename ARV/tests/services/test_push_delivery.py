@@ -5,14 +5,11 @@ device and the delivery log the user reads."""
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
@@ -24,7 +21,7 @@ from app.utils.clock import utcnow
 from tests.conftest import ClientFactory
 from tests.support.factories import Tenant, make_tenant
 from tests.support.fake_fcm import FakeFcm
-from tests.support.fake_webpush import FakePushService, vapid_keys
+from tests.support.fake_webpush import FakePushService
 from tests.support.notifications import deliver_events, deliver_pushes, pushes
 
 DEVICES = "/api/v1/push/devices"
@@ -38,48 +35,6 @@ READY_BODY = "Every rendition of it plays now."
 @pytest.fixture
 def tenant(db: Session, settings: Settings) -> Tenant:
     return make_tenant(db, settings)
-
-
-@pytest.fixture
-def fcm() -> Iterator[FakeFcm]:
-    with FakeFcm() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fcm_settings(settings: Settings, fcm: FakeFcm, tmp_path: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "FCM_API_URL": fcm.origin,
-            "FCM_PROJECT_ID": fcm.project_id,
-            "FCM_SERVICE_ACCOUNT_FILE": fcm.service_account(tmp_path / "service-account.json"),
-        }
-    )
-
-
-@pytest.fixture
-def push_service() -> Iterator[FakePushService]:
-    with FakePushService() as fake:
-        yield fake
-
-
-@pytest.fixture
-def vapid() -> tuple[str, str]:
-    return vapid_keys()
-
-
-@pytest.fixture
-def webpush_settings(settings: Settings, vapid: tuple[str, str]) -> Settings:
-    private_key, public_key = vapid
-    return settings.model_copy(
-        update={
-            "WEBPUSH_VAPID_PRIVATE_KEY": SecretStr(private_key),
-            "WEBPUSH_VAPID_PUBLIC_KEY": public_key,
-            "WEBPUSH_SUBJECT": "mailto:push@arvlite.example",
-            # The fake push service is on loopback.
-            "WEBPUSH_ENDPOINT_HOSTS": ["127.0.0.1"],
-        }
-    )
 
 
 def register(client: TestClient, headers: dict[str, str], device: dict[str, Any]) -> str:

@@ -15,15 +15,16 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import JWTError, jwt
+
+from tests.support.loopback import JsonHandler, LoopbackServer
 
 PROJECT_ID = "arvlite-fake"
 CLIENT_EMAIL = f"push-sender@{PROJECT_ID}.iam.gserviceaccount.com"
@@ -66,7 +67,9 @@ class RecordedRequest:
 
 
 @dataclass
-class FakeFcm:
+class FakeFcm(LoopbackServer):
+    """FCM and its token endpoint; `origin` is the API base, as FCM_API_URL is configured with."""
+
     project_id: str = PROJECT_ID
     client_email: str = CLIENT_EMAIL
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -83,44 +86,13 @@ class FakeFcm:
     _failures: list[int] = field(default_factory=list)
     _delays: list[float] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-
-    @property
-    def origin(self) -> str:
-        """The API base, as FCM_API_URL is configured with."""
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def token_uri(self) -> str:
         return f"{self.origin}/token"
 
-    def start(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        # A short poll interval: stop() waits up to one interval for the loop to notice.
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # -- control, for tests ---------------------------------------------------------------
 
@@ -320,34 +292,17 @@ def _bad_field(name: str, description: str) -> _RefusedError:
 
 
 def _handler_for(fake: FakeFcm) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._answer()
+    class Handler(JsonHandler):
+        content_type = "application/json; charset=UTF-8"
 
-        def do_POST(self) -> None:
-            self._answer()
-
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            status, answer = fake.handle(
+        def answer(self) -> Response:
+            return fake.handle(
                 RecordedRequest(
                     method=self.command,
                     path=urlsplit(self.path).path,
-                    headers={name.lower(): value for name, value in self.headers.items()},
-                    body=self.rfile.read(length) if length else b"",
+                    headers=self.lowered_headers(),
+                    body=self.read_body(),
                 )
             )
-            payload = json.dumps(answer).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up waiting (a timeout under test)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
 
     return Handler

@@ -20,9 +20,8 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import urlsplit
 
 import http_ece
@@ -30,6 +29,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import JWTError, jwt
+
+from tests.support.loopback import LoopbackHandler, LoopbackServer
 
 # RFC 8030 section 7.2: push services must accept at least 4096 bytes of payload.
 MAX_PAYLOAD_BYTES = 4096
@@ -104,44 +105,14 @@ class _RefusedError(Exception):
 
 
 @dataclass
-class FakePushService:
+class FakePushService(LoopbackServer):
     deliveries: list[Delivery] = field(default_factory=list)
     _subscriptions: dict[str, Subscription] = field(default_factory=dict)
     _failures: list[int] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
 
-    @property
-    def origin(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        # A short poll interval: stop() waits up to one interval for the loop to notice.
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # -- control, for tests ---------------------------------------------------------------
 
@@ -253,14 +224,10 @@ class FakePushService:
 
 
 def _handler_for(fake: FakePushService) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+    class Handler(LoopbackHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's handler name
             status = fake.handle(
-                self.command,
-                urlsplit(self.path).path,
-                {name.lower(): value for name, value in self.headers.items()},
-                self.rfile.read(length) if length else b"",
+                self.command, urlsplit(self.path).path, self.lowered_headers(), self.read_body()
             )
             self.send_response(status)
             if status == 201:
@@ -269,8 +236,5 @@ def _handler_for(fake: FakePushService) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Retry-After", "60")
             self.send_header("Content-Length", "0")
             self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
 
     return Handler

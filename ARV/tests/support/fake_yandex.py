@@ -8,13 +8,14 @@ that challenge. Every request is recorded for assertions.
 
 import base64
 import hashlib
-import json
 import secrets
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.loopback import JsonHandler, LoopbackServer
 
 CLIENT_ID = "fake-yandex-client"
 CLIENT_SECRET = "fake-yandex-secret"
@@ -48,7 +49,7 @@ def default_profile() -> dict[str, Any]:
 
 
 @dataclass
-class FakeYandex:
+class FakeYandex(LoopbackServer):
     client_id: str = CLIENT_ID
     client_secret: str = CLIENT_SECRET
     # The user-info answer; `client_id` is added unless set here. None values are left out.
@@ -59,13 +60,10 @@ class FakeYandex:
     _challenges: dict[str, str] = field(default_factory=dict)
     _tokens: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.origin
 
     def issue_code(self, code_challenge: str) -> str:
         """An authorization code, as Yandex would issue for a consent with this challenge."""
@@ -83,16 +81,8 @@ class FakeYandex:
         with self._lock:
             return set(self._tokens)
 
-    def start(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # -- endpoints: (status, JSON body) ------------------------------------------------------
 
@@ -142,35 +132,19 @@ def _token_failure_body(status: int) -> dict[str, Any]:
 
 
 def _handler_for(fake: FakeYandex) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._answer()
-
-        def do_POST(self) -> None:
-            self._answer()
-
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length).decode() if length else ""
+    class Handler(JsonHandler):
+        def answer(self) -> tuple[int, dict[str, Any]]:
             url = urlsplit(self.path)
-            status, body = fake.handle(
+            form = parse_qs(self.read_body().decode())
+            return fake.handle(
                 RecordedRequest(
                     method=self.command,
                     target=self.path,
                     path=url.path,
                     query=parse_qs(url.query),
-                    headers={name.lower(): value for name, value in self.headers.items()},
-                    form={key: values[0] for key, values in parse_qs(raw).items()},
+                    headers=self.lowered_headers(),
+                    form={key: values[0] for key, values in form.items()},
                 )
             )
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
 
     return Handler

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from tests.support.loopback import JsonHandler, LoopbackServer
 
 SHOP_ID = "fake-shop-100500"
 SECRET_KEY = "test_fake_secret_key"
@@ -51,7 +52,7 @@ class RecordedRequest:
 
 
 @dataclass
-class FakeYooKassa:
+class FakeYooKassa(LoopbackServer):
     shop_id: str = SHOP_ID
     secret_key: str = SECRET_KEY
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -63,41 +64,14 @@ class FakeYooKassa:
     # (status, path prefix the failure is for: "" for any request)
     _failures: list[tuple[int, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-
-    @property
-    def origin(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def url(self) -> str:
         """The API base, as the YooKassa client is configured with."""
         return f"{self.origin}/v3"
 
-    def start(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # -- control, for tests ---------------------------------------------------------------
 
@@ -359,36 +333,20 @@ def _now() -> str:
 
 
 def _handler_for(fake: FakeYooKassa) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._answer()
-
-        def do_POST(self) -> None:
-            self._answer()
-
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+    class Handler(JsonHandler):
+        def answer(self) -> Response:
+            raw = self.read_body()
             try:
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = None
-            status, answer = fake.handle(
+            return fake.handle(
                 RecordedRequest(
                     method=self.command,
                     path=urlsplit(self.path).path,
-                    headers={name.lower(): value for name, value in self.headers.items()},
+                    headers=self.lowered_headers(),
                     body=body,
                 )
             )
-            payload = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
 
     return Handler

@@ -1,6 +1,7 @@
 """Delivering recorded events the way the notifications worker does, for tests whose data
 lives in the test's transaction, and reading what they queued."""
 
+import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -9,12 +10,26 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.database import session_scope
 from app.models import OutboxMessage, OutboxStatus
-from app.services import push_channel
+from app.services import notifications, push_channel
 from app.services.notifications import EVENTS_CHANNEL, EventChannel
 from app.services.outbox import OutboxDelivery, Outcome
 from app.services.push import PushProvider
 from app.services.push_channel import PushChannel
 from app.utils.clock import utcnow
+from tests.support.factories import Tenant
+
+
+def order_paid(db: Session, settings: Settings, tenant: Tenant, number: str = "A1B2C3D4") -> None:
+    """Record that an order of the tenant's company was paid, linking the order as billing
+    does; the event waits in the outbox (`deliver_events` dispatches it)."""
+    notifications.emit(
+        db,
+        settings,
+        "order.paid",
+        {"order_id": str(uuid.uuid4()), "order_number": number, "amount": "2 990,00 ₽"},
+        company_id=tenant.company.id,
+        link=f"{settings.PUBLIC_BASE_URL}/companies/{tenant.company.id}/orders/1",
+    )
 
 
 def deliver_events(sessions: sessionmaker[Session], settings: Settings) -> int:
