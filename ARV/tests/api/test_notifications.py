@@ -72,7 +72,12 @@ def test_an_event_dispatched_again_tells_nobody_twice(
     """A worker that died after committing the dispatch: its redelivery finds everyone
     told already, and queues nothing more."""
     order_paid(db, settings, tenant)
-    message = db.scalars(select(OutboxMessage).where(OutboxMessage.channel == "events")).one()
+    message = db.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.channel == "events",
+            OutboxMessage.recipient == f"company:{tenant.company.id}",
+        )
+    ).one()
     event = Event.from_message(message)
     dispatcher = Dispatcher(settings)
     assert dispatcher.dispatch(session_factory, event) == 1

@@ -334,15 +334,15 @@ def test_unpublish_archive_and_rollback_drop_the_cached_copy(
 
 
 def test_video_outcomes_drop_the_manifests_that_play_it(
-    client: TestClient, db: Session, published: ARContent, video: Video
+    client: TestClient, db: Session, settings: Settings, published: ARContent, video: Video
 ) -> None:
     manifest(client, published)
     video.poster_key = None
-    publish_after_commit(db, video, "video.progress", percent=50.0)
+    publish_after_commit(db, settings, video, "video.progress", percent=50.0)
     db.commit()
     assert manifest(client, published)["video"]["poster_url"] is not None
 
-    publish_after_commit(db, video, "video.processed", job_kind="poster")
+    publish_after_commit(db, settings, video, "video.processed", job_kind="poster")
     db.commit()
     assert manifest(client, published)["video"]["poster_url"] is None
 

@@ -60,6 +60,11 @@ def video_ready(
     assert deliver_events(sessions, settings) == 1
 
 
+def editor(tenant: Tenant) -> uuid.UUID:
+    """Who uploads the videos of these tests, and gets their pushes."""
+    return tenant.users[Role.EDITOR].id
+
+
 def deliveries(client: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
     listed = client.get(DELIVERIES, headers=headers)
     assert listed.status_code == 200, listed.text
@@ -83,9 +88,11 @@ def test_a_ready_video_is_pushed_to_the_uploaders_phone(
     device_id = register(client, headers, {"platform": "android", "token": FCM_TOKEN})
 
     video_ready(db, settings, session_factory, tenant)
-    [queued] = pushes(session_factory)
+    [queued] = pushes(session_factory, editor(tenant))
     assert (queued.recipient, queued.status) == (device_id, OutboxStatus.PENDING)
-    outcomes = deliver_pushes(session_factory, settings, [FcmProvider(fcm_settings)])
+    outcomes = deliver_pushes(
+        session_factory, settings, [FcmProvider(fcm_settings)], editor(tenant)
+    )
 
     assert [outcome.status for outcome in outcomes] == ["sent"]
     [notification] = client.get(INBOX, headers=headers).json()["items"]
@@ -125,10 +132,13 @@ def test_an_unregistered_token_dead_letters_the_push_and_removes_the_device(
     fcm.unregistered(FCM_TOKEN)
 
     video_ready(db, settings, session_factory, tenant)
-    outcomes = deliver_pushes(session_factory, settings, [FcmProvider(fcm_settings)])
+    outcomes = deliver_pushes(
+        session_factory, settings, [FcmProvider(fcm_settings)], editor(tenant)
+    )
 
     assert sorted(outcome.status for outcome in outcomes) == ["dead", "sent"]
-    dead = [row for row in pushes(session_factory) if row.status is OutboxStatus.DEAD]
+    queued = pushes(session_factory, editor(tenant))
+    dead = [row for row in queued if row.status is OutboxStatus.DEAD]
     assert [row.last_error for row in dead] == ["gone: fcm 404 UNREGISTERED"]
     assert [device["id"] for device in client.get(DEVICES, headers=headers).json()] == [kept]
     log = {entry["status"]: entry for entry in deliveries(client, headers)}
@@ -157,10 +167,10 @@ def test_an_fcm_outage_is_retried_later_and_the_push_then_goes_through(
 
     video_ready(db, settings, session_factory, tenant)
     before = utcnow()
-    outcomes = deliver_pushes(session_factory, quick, providers)
+    outcomes = deliver_pushes(session_factory, quick, providers, editor(tenant))
 
     assert [outcome.status for outcome in outcomes] == ["retry"]
-    [waiting] = pushes(session_factory)
+    [waiting] = pushes(session_factory, editor(tenant))
     assert (waiting.status, waiting.attempts) == (OutboxStatus.PENDING, 1)
     assert waiting.last_error == "retry: fcm 503 UNAVAILABLE"
     assert before < waiting.available_at <= before + timedelta(seconds=1)
@@ -169,7 +179,7 @@ def test_an_fcm_outage_is_retried_later_and_the_push_then_goes_through(
     assert fcm.sent_to(FCM_TOKEN) == []
 
     deadline = time.monotonic() + 5
-    while not (retried := deliver_pushes(session_factory, quick, providers)):
+    while not (retried := deliver_pushes(session_factory, quick, providers, editor(tenant))):
         assert time.monotonic() < deadline, "the retry never came due"
         time.sleep(0.02)  # not due yet
     assert [outcome.status for outcome in retried] == ["sent"]
@@ -204,7 +214,9 @@ def test_a_browser_gets_the_push_and_an_expired_subscription_is_removed(
     push_service.expire(lapsed["endpoint"])
 
     video_ready(db, settings, session_factory, tenant)
-    outcomes = deliver_pushes(session_factory, settings, [WebPushProvider(webpush_settings)])
+    outcomes = deliver_pushes(
+        session_factory, settings, [WebPushProvider(webpush_settings)], editor(tenant)
+    )
 
     assert sorted(outcome.status for outcome in outcomes) == ["dead", "sent"]
     [notification] = client.get(INBOX, headers=headers).json()["items"]
@@ -235,13 +247,13 @@ def test_push_turned_off_for_a_type_queues_no_push(
     headers = tenant.headers[Role.EDITOR]
     register(client, headers, {"platform": "android", "token": FCM_TOKEN})
     video_ready(db, settings, session_factory, tenant)
-    assert len(pushes(session_factory)) == 1
+    assert len(pushes(session_factory, editor(tenant))) == 1
 
     off = {"preferences": [{"type": "video.ready", "channel": "push", "enabled": False}]}
     assert client.put(f"{INBOX}/preferences", json=off, headers=headers).status_code == 200
     video_ready(db, settings, session_factory, tenant)
 
-    assert len(pushes(session_factory)) == 1
+    assert len(pushes(session_factory, editor(tenant))) == 1
     assert len(deliveries(client, headers)) == 1
     # Still told in the app: only the push was turned off.
     assert len(client.get(INBOX, headers=headers).json()["items"]) == 2

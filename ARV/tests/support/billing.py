@@ -57,10 +57,15 @@ def bought(
 def forget(
     db: Session, company_id: uuid.UUID, product_ids: list[uuid.UUID], user_ids: list[uuid.UUID]
 ) -> None:
-    """Remove what a test committed: the company (its orders go with it), the emails queued
-    for its people, its products and users."""
+    """Remove what a test committed: the company (its orders go with it), the events and
+    emails queued for it and its people, its products and users."""
     emails = select(User.email).where(User.id.in_(user_ids))
-    db.execute(delete(OutboxMessage).where(OutboxMessage.recipient.in_(emails)))
+    events = [f"company:{company_id}", *(f"user:{user_id}" for user_id in user_ids)]
+    db.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.recipient.in_(emails) | OutboxMessage.recipient.in_(events)
+        )
+    )
     db.execute(delete(Company).where(Company.id == company_id))
     db.execute(delete(Product).where(Product.id.in_(product_ids)))
     db.execute(delete(User).where(User.id.in_(user_ids)))

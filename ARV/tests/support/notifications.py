@@ -4,12 +4,12 @@ lives in the test's transaction, and reading what they queued."""
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.core.database import session_scope
-from app.models import OutboxMessage, OutboxStatus
+from app.models import NotificationDelivery, OutboxMessage, OutboxStatus
 from app.services import notifications, push_channel
 from app.services.notifications import EVENTS_CHANNEL, EventChannel
 from app.services.outbox import OutboxDelivery, Outcome
@@ -33,13 +33,16 @@ def order_paid(db: Session, settings: Settings, tenant: Tenant, number: str = "A
 
 
 def deliver_events(sessions: sessionmaker[Session], settings: Settings) -> int:
-    """Dispatch every event waiting in the outbox, through the outbox's own delivery (so
-    each is claimed and marked sent); how many were sent."""
+    """Dispatch every event this test recorded, through the outbox's own delivery (so each
+    is claimed and marked sent); how many were sent. Only this test's: PostgreSQL's `now()`
+    is when the test's transaction began, so an event another test committed (and left) is
+    older."""
     with session_scope(sessions) as db:
         waiting = db.execute(
             select(OutboxMessage.id, OutboxMessage.task_id).where(
                 OutboxMessage.channel == EVENTS_CHANNEL,
                 OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.created_at >= func.now(),
             )
         ).all()
     delivery = OutboxDelivery(sessions, [EventChannel(sessions, settings)], settings)
@@ -59,27 +62,39 @@ def emails_to(db: Session, kind: str, recipients: set[str]) -> list[OutboxMessag
     )
 
 
-def pushes(sessions: sessionmaker[Session]) -> list[OutboxMessage]:
-    """Every push queued in the outbox (one row per device), oldest first, as committed."""
-    with session_scope(sessions) as db:
-        return list(
-            db.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.channel == push_channel.CHANNEL)
-                .order_by(OutboxMessage.created_at, OutboxMessage.id)
-            )
+def _pushes_to(user_id: uuid.UUID) -> Select[tuple[OutboxMessage]]:
+    """The user's pushes in the outbox (one row per device), oldest first: through the
+    delivery log, which names the user (rows other tests committed are not theirs)."""
+    return (
+        select(OutboxMessage)
+        .join(NotificationDelivery, NotificationDelivery.outbox_message_id == OutboxMessage.id)
+        .where(
+            OutboxMessage.channel == push_channel.CHANNEL,
+            NotificationDelivery.user_id == user_id,
         )
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+    )
+
+
+def pushes(sessions: sessionmaker[Session], user_id: uuid.UUID) -> list[OutboxMessage]:
+    """The user's pushes queued in the outbox, as committed."""
+    with session_scope(sessions) as db:
+        return list(db.scalars(_pushes_to(user_id)))
 
 
 def deliver_pushes(
-    sessions: sessionmaker[Session], settings: Settings, providers: Sequence[PushProvider]
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    providers: Sequence[PushProvider],
+    user_id: uuid.UUID,
 ) -> list[Outcome]:
-    """Deliver every push that is due now, through the outbox and these providers, as the
-    notifications worker does."""
+    """Deliver the user's pushes that are due now, through the outbox and these providers,
+    as the notifications worker does."""
     with session_scope(sessions) as db:
         due = db.execute(
-            select(OutboxMessage.id, OutboxMessage.task_id).where(
-                OutboxMessage.channel == push_channel.CHANNEL,
+            _pushes_to(user_id)
+            .with_only_columns(OutboxMessage.id, OutboxMessage.task_id)
+            .where(
                 OutboxMessage.status == OutboxStatus.PENDING,
                 OutboxMessage.available_at <= utcnow(),
             )
