@@ -108,5 +108,6 @@ class DeliveryResponse(ResponseSchema):
     channel: NotificationChannel
     status: DeliveryStatus = Field(description="`queued`, `sent` or `failed`.")
     reason: str | None = Field(description="Why it failed, or why it is being retried.")
+    attempts: int = Field(description="Attempts made so far.")
     device_id: uuid.UUID | None
     at: datetime

@@ -55,6 +55,8 @@ class Delivery:
     channel: NotificationChannel
     status: DeliveryStatus
     reason: str | None
+    # Attempts made so far (a retried one shows how many, and why the last one failed).
+    attempts: int
     device_id: uuid.UUID | None
     at: datetime
 
@@ -228,6 +230,7 @@ def _delivery(
         delivery.channel,
         status,
         reason,
+        message.attempts if message is not None else 0,
         delivery.device_id,
         message.updated_at if message is not None else delivery.updated_at,
     )

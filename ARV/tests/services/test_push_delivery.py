@@ -175,7 +175,11 @@ def test_an_fcm_outage_is_retried_later_and_the_push_then_goes_through(
     assert waiting.last_error == "retry: fcm 503 UNAVAILABLE"
     assert before < waiting.available_at <= before + timedelta(seconds=1)
     [queued] = deliveries(client, headers)
-    assert (queued["status"], queued["reason"]) == ("queued", "retry: fcm 503 UNAVAILABLE")
+    assert (queued["status"], queued["reason"], queued["attempts"]) == (
+        "queued",
+        "retry: fcm 503 UNAVAILABLE",
+        1,
+    )
     assert fcm.sent_to(FCM_TOKEN) == []
 
     deadline = time.monotonic() + 5
@@ -185,7 +189,7 @@ def test_an_fcm_outage_is_retried_later_and_the_push_then_goes_through(
     assert [outcome.status for outcome in retried] == ["sent"]
     assert len(fcm.sent_to(FCM_TOKEN)) == 1
     [sent] = deliveries(client, headers)
-    assert (sent["status"], sent["reason"]) == ("sent", None)
+    assert (sent["status"], sent["reason"], sent["attempts"]) == ("sent", None, 2)
 
 
 # -- Web Push ---------------------------------------------------------------------------------
