@@ -194,7 +194,7 @@ class InvoiceRenderer:
         except Exception:
             return self._failed(invoice, task_id, "the PDF could not be made")
         try:
-            size = self._store(key, pdf)
+            size = self.storage.put_bytes(key, pdf, PDF)
         except StorageError:
             return self._failed(invoice, task_id, "the PDF could not be stored")
         with session_scope(self.sessions) as db:
@@ -256,15 +256,6 @@ class InvoiceRenderer:
             payment_terms=details.get("payment_terms"),
             order_reference=str(order.id),
         )
-
-    def _store(self, key: str, pdf: bytes) -> int:
-        writer = self.storage.open_writer(key, PDF)
-        try:
-            writer.write(pdf)
-            return writer.commit()
-        except BaseException:
-            writer.abort()
-            raise
 
     def _failed(self, invoice: Invoice, task_id: str, reason: str) -> Outcome:
         """`reason` is shown to the company's owners: the error itself, which may name the

@@ -203,7 +203,9 @@ class MarkerProcessor:
         )
         # Every attempt writes the same keys: a retry overwrites what a failed one left, and
         # a marker that ends failed has them deleted (`_discard`).
-        stored = sum(self._put(key, data, content_type) for key, data, content_type in outputs)
+        stored = sum(
+            self.storage.put_bytes(key, data, content_type) for key, data, content_type in outputs
+        )
         with session_scope(self.sessions) as db:
             scope = self._scope(db, claimed.marker_id)
             duplicates = _near_duplicates(scope, claimed, done.fingerprint)
@@ -268,15 +270,6 @@ class MarkerProcessor:
             self.storage.delete_prefix(prefix)
         except (StorageError, OSError):
             logger.warning("failed marker's outputs left behind", extra={"prefix": prefix})
-
-    def _put(self, key: str, data: bytes, content_type: str) -> int:
-        writer = self.storage.open_writer(key, content_type)
-        try:
-            writer.write(data)
-            return writer.commit()
-        except BaseException:
-            writer.abort()
-            raise
 
     def _reject(self, claimed: Claimed, task_id: str, rejected: MarkerImageRejected) -> None:
         with session_scope(self.sessions) as db:

@@ -121,6 +121,16 @@ class StorageProvider(ABC):
     @abstractmethod
     def open_writer(self, key: str, content_type: str | None = None) -> ObjectWriter: ...
 
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> int:
+        """Store `data` under `key` whole, or leave nothing; its size."""
+        writer = self.open_writer(key, content_type)
+        try:
+            writer.write(data)
+            return writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+
     @abstractmethod
     def put_file(self, key: str, path: Path, content_type: str | None = None) -> None:
         """Store a local file under `key` (workers publishing their outputs)."""
