@@ -136,6 +136,9 @@ class NotificationService:
     ) -> PushDevice:
         """Register (or refresh) where the user's pushes go; the same token again updates
         the device it names."""
+        # The user's row, locked: their registrations at once are counted, and a token sent
+        # twice is stored, one after the other.
+        self.db.execute(select(User.id).where(User.id == self.user.id).with_for_update())
         device = self.db.scalar(
             select(PushDevice).where(PushDevice.user_id == self.user.id, PushDevice.token == token)
         )

@@ -2,25 +2,29 @@
 read marks and filters, preferences (locked security types), email in the reader's
 language with a one-click unsubscribe, push devices, and the delivery log."""
 
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
+from app.core.database import session_scope
 from app.core.permissions import Role
-from app.models import Language, Notification, OutboxMessage
+from app.models import Language, Notification, OutboxMessage, PushDevice, PushPlatform, User
 from app.services import notifications
 from app.services.notification_preferences import unsubscribe_token
-from app.services.notification_service import purge_read
+from app.services.notification_service import NotificationService, purge_read
 from app.services.notification_types import event_type
 from app.services.notifications import Dispatcher, Event
 from app.utils.clock import utcnow
 from tests.support.api import assert_error
-from tests.support.factories import Tenant, add_member, make_tenant
+from tests.support.factories import Tenant, add_member, make_tenant, make_user
 from tests.support.notifications import deliver_events, emails_to, order_paid
 
 INBOX = "/api/v1/notifications"
@@ -289,3 +293,28 @@ def test_push_devices_are_registered_bounded_and_checked(
     assert client.delete(f"{DEVICES}/{listed[0]['id']}", headers=headers).status_code == 204
     not_mine = client.delete(f"{DEVICES}/{listed[1]['id']}", headers=tenant.headers[Role.OWNER])
     assert_error(not_mine, 404, "not_found")
+
+
+def test_the_same_device_registered_at_once_is_stored_once(
+    engine: Engine, settings: Settings
+) -> None:
+    with session_scope() as db:
+        user_id = make_user(db).id
+    barrier = threading.Barrier(4)
+
+    def register(_: int) -> uuid.UUID:
+        with session_scope() as db:
+            user = db.get_one(User, user_id)
+            barrier.wait()
+            service = NotificationService(db, user, settings)
+            return service.register_device(PushPlatform.ANDROID, "one-phone", None, "1.0").id
+
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            ids = set(pool.map(register, range(4)))
+        with session_scope() as db:
+            stored = db.scalars(select(PushDevice).where(PushDevice.user_id == user_id)).all()
+        assert [device.id for device in stored] == list(ids)
+    finally:
+        with session_scope() as db:
+            db.execute(delete(User).where(User.id == user_id))
